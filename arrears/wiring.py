@@ -1,0 +1,95 @@
+"""The composition root: settings → engine, policy, calendar. Nothing is built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cached_property
+from pathlib import Path
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from arrears.db import alembic_config, make_engine, upgrade
+from arrears.settings import Settings
+from cases.casework import PolicyRef
+from cases.policy import Policy, load_policy
+from cases.workdays import WorkCalendar
+
+
+class NotInitialised(Exception):
+    pass
+
+
+@dataclass
+class App:
+    settings: Settings
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.effective_database_url)
+
+    @property
+    def database_label(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def today(self) -> date:
+        """The agency's local date: the only place the wall clock enters the application."""
+        return datetime.now(self.settings.tz).date()
+
+    @cached_property
+    def calendar(self) -> WorkCalendar:
+        return WorkCalendar(self.settings.holiday_file)
+
+    @cached_property
+    def policy(self) -> Policy:
+        return load_policy(
+            self.settings.policy_file,
+            templates_dir=self.settings.templates_dir,
+            calendar=self.calendar,
+        )
+
+    @cached_property
+    def policy_ref(self) -> PolicyRef:
+        policy = self.policy
+        return PolicyRef(name=policy.name, version=policy.version, fee_rules=policy.fee_rules)
+
+    def init_db(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade(self.engine)
+
+    def check_db(self) -> None:
+        """Refuse to work on a store that was never set up or is behind the code's schema."""
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+            raise NotInitialised(
+                f"the case store at {self.database_label} is not set up: run `arrears init`"
+            )
+        cfg = alembic_config(url.render_as_string(hide_password=False))
+        head = ScriptDirectory.from_config(cfg).get_current_head()
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        if current is None:
+            raise NotInitialised(
+                f"the case store at {self.database_label} is not set up: run `arrears init`"
+            )
+        if current != head:
+            raise NotInitialised(
+                f"the case store at {self.database_label} is at schema {current}, the code needs "
+                f"{head}: run `arrears init` to upgrade it"
+            )
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One unit of work: committed when the block ends normally, rolled back otherwise."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise

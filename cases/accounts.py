@@ -1,0 +1,189 @@
+"""An employer's account in the store: its items, payments and how the payments were applied.
+
+The allocation of payments is derived data: ``rebuild_allocations`` replays an employer's payments
+over the items known now (``cases.ledger.allocate``) and rewrites the allocation rows and the paid
+amounts cached on the items. Everything here works on many employers at once, in chunks, because
+imports and the nightly run touch tens of thousands of them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, TypeVar
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlmodel import Session
+
+from cases import ledger
+from cases.models import Allocation, ArrearsItem, Payment
+
+# Well under SQLite's bound-parameter limit and PostgreSQL's, and big enough to keep round trips few.
+CHUNK = 900
+
+T = TypeVar("T")
+
+
+def chunked(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    id: int
+    employer_id: int
+    case_id: int
+    period: str
+    insurance: str
+    kind: str
+    amount_due_fen: int
+    due_date: date
+    principal_paid_fen: int
+    fee_paid_fen: int
+    settled_on: date | None
+
+    def as_ledger_item(self) -> ledger.Item:
+        return ledger.Item(
+            item_id=self.id,
+            period=self.period,
+            insurance=self.insurance,
+            due_date=self.due_date,
+            amount_due=self.amount_due_fen,
+        )
+
+
+@dataclass
+class Book:
+    """One employer's items and payments, enough to compute its position on any date."""
+
+    employer_id: int
+    items: list[ItemRow] = field(default_factory=list)
+    payments: list[ledger.Payment] = field(default_factory=list)
+
+    def position(self, as_of: date, rules: ledger.FeeRules) -> ledger.EmployerPosition:
+        return ledger.position(
+            [item.as_ledger_item() for item in self.items], self.payments, as_of, rules
+        )
+
+
+_ITEM_COLUMNS = (
+    ArrearsItem.id,
+    ArrearsItem.employer_id,
+    ArrearsItem.case_id,
+    ArrearsItem.period,
+    ArrearsItem.insurance,
+    ArrearsItem.kind,
+    ArrearsItem.amount_due_fen,
+    ArrearsItem.due_date,
+    ArrearsItem.principal_paid_fen,
+    ArrearsItem.fee_paid_fen,
+    ArrearsItem.settled_on,
+)
+
+
+def load_books(session: Session, employer_ids: Iterable[int]) -> dict[int, Book]:
+    ids = sorted(set(employer_ids))
+    books = {employer_id: Book(employer_id) for employer_id in ids}
+    for part in chunked(ids):
+        item_rows = session.execute(
+            select(*_ITEM_COLUMNS).where(ArrearsItem.employer_id.in_(part))  # type: ignore[attr-defined]
+        )
+        for row in item_rows:
+            books[row.employer_id].items.append(ItemRow(*row))
+        payment_rows = session.execute(
+            select(Payment.id, Payment.employer_id, Payment.amount_fen, Payment.paid_on).where(
+                Payment.employer_id.in_(part)  # type: ignore[attr-defined]
+            )
+        )
+        for pid, employer_id, amount, paid_on in payment_rows:
+            books[employer_id].payments.append(
+                ledger.Payment(payment_id=pid, amount=amount, paid_on=paid_on)
+            )
+    return books
+
+
+def rebuild_allocations(
+    session: Session, books: Iterable[Book], rules: ledger.FeeRules
+) -> dict[int, list[ledger.Allocation]]:
+    """Replay each employer's payments and store the result; returns the allocations by employer."""
+    result: dict[int, list[ledger.Allocation]] = {}
+    allocation_rows: list[dict[str, Any]] = []
+    item_updates: list[dict[str, Any]] = []
+    employer_ids: list[int] = []
+    for book in books:
+        employer_ids.append(book.employer_id)
+        allocations = ledger.allocate(
+            [item.as_ledger_item() for item in book.items], book.payments, rules
+        )
+        result[book.employer_id] = allocations
+        principal: dict[int, int] = defaultdict(int)
+        fee: dict[int, int] = defaultdict(int)
+        last_part: dict[int, date] = {}
+        for a in allocations:
+            allocation_rows.append(
+                {
+                    "payment_id": a.payment_id,
+                    "employer_id": book.employer_id,
+                    "item_id": a.item_id,
+                    "principal_fen": a.principal,
+                    "fee_fen": a.fee,
+                    "credit_fen": a.credit,
+                    "paid_on": a.paid_on,
+                }
+            )
+            if a.item_id is not None:
+                principal[a.item_id] += a.principal
+                fee[a.item_id] += a.fee
+                if a.principal:
+                    last_part[a.item_id] = max(a.paid_on, last_part.get(a.item_id, a.paid_on))
+        for item in book.items:
+            paid = principal.get(item.id, 0)
+            settled_on = last_part.get(item.id) if paid >= item.amount_due_fen else None
+            new = (paid, fee.get(item.id, 0), settled_on)
+            if new != (item.principal_paid_fen, item.fee_paid_fen, item.settled_on):
+                item_updates.append(
+                    {"b_id": item.id, "b_pp": new[0], "b_fp": new[1], "b_so": new[2]}
+                )
+    for part in chunked(employer_ids):
+        session.execute(delete(Allocation).where(Allocation.employer_id.in_(part)))  # type: ignore[attr-defined]
+    if allocation_rows:
+        session.execute(insert(Allocation), allocation_rows)
+    if item_updates:
+        session.connection().execute(
+            update(ArrearsItem)
+            .where(ArrearsItem.id == bindparam("b_id"))  # type: ignore[arg-type]
+            .values(
+                principal_paid_fen=bindparam("b_pp"),
+                fee_paid_fen=bindparam("b_fp"),
+                settled_on=bindparam("b_so"),
+            ),
+            item_updates,
+        )
+    return result
+
+
+def case_position(
+    book: Book, case_id: int, as_of: date, rules: ledger.FeeRules
+) -> ledger.EmployerPosition:
+    """The employer's position restricted to one case's items.
+
+    Payments are always replayed over all of the employer's items (that is how the money was
+    applied), and only then narrowed to the case, so a closed case keeps its own history and an
+    open one is not credited with money that went to an earlier episode.
+    """
+    whole = book.position(as_of, rules)
+    own = {i.id for i in book.items if i.case_id == case_id}
+    items = {item_id: p for item_id, p in whole.items.items() if item_id in own}
+    principal = sum(p.principal_outstanding for p in items.values())
+    fee = sum(p.fee_outstanding for p in items.values())
+    return ledger.EmployerPosition(
+        items=items,
+        principal_outstanding=principal,
+        fee_outstanding=fee,
+        total_due=principal + fee,
+        credit=whole.credit,
+        settled=principal == 0 and fee == 0,
+    )

@@ -1,0 +1,219 @@
+"""From the store to ``CaseFacts``: everything ``decide`` needs to know about a case, in bulk."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from cases import ledger
+from cases.accounts import case_position, chunked, load_books
+from cases.decide import CaseFacts, Decision, PromiseFact, StepRecord, decide
+from cases.models import (
+    ApprovalRequest,
+    BankInquiry,
+    Case,
+    CaseEvent,
+    Employer,
+    Notice,
+    PromiseToPay,
+)
+from cases.policy import Policy
+from cases.states import CLOSED
+
+# Event kinds that show the employer engaged with the agency (the "no response" guard).
+RESPONSE_EVENTS = frozenset(
+    {
+        "payment_received",
+        "promise_made",
+        "employer_responded",
+        "call_answered",
+        "interview_attended",
+        "statement_recorded",
+    }
+)
+COLLATERAL_EVENTS = frozenset({"collateral_registered"})
+
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class CaseHead:
+    case_id: int
+    employer_id: int
+    employer_code: str
+    employer_name: str
+    district: str
+    status: str
+    stage: int
+    stage_step: str | None
+    first_overdue_on: date
+    uncooperative: bool
+    malicious: bool
+    has_mobile: bool
+    opted_out: bool
+
+
+def open_case_heads(session: Session) -> list[CaseHead]:
+    rows = session.execute(
+        select(
+            Case.id,
+            Case.employer_id,
+            Employer.code,
+            Employer.name,
+            Employer.district,
+            Case.status,
+            Case.stage,
+            Case.stage_step,
+            Case.first_overdue_on,
+            Case.uncooperative,
+            Case.malicious,
+            col(Employer.mobile).is_not(None),
+            Employer.sms_opted_out,
+        )
+        .join(Employer, col(Employer.id) == col(Case.employer_id))
+        .where(col(Case.status).not_in([s.value for s in CLOSED]))
+        .order_by(col(Case.id))
+    )
+    return [CaseHead(*row) for row in rows]
+
+
+def build_facts(
+    session: Session, heads: Sequence[CaseHead], *, as_of: date, rules: ledger.FeeRules
+) -> list[CaseFacts]:
+    """Facts for a batch of cases, as they stand at the end of ``as_of``."""
+    case_ids = [h.case_id for h in heads]
+    books = load_books(session, [h.employer_id for h in heads])
+    steps: dict[int, dict[str, StepRecord]] = defaultdict(dict)
+    responses: dict[int, date] = {}
+    collateral: set[int] = set()
+    promises: dict[int, PromiseToPay] = {}
+    balances: dict[int, int] = {}
+    approvals: dict[int, dict[str, str]] = defaultdict(dict)
+    for part in chunked(case_ids):
+        for n in session.execute(
+            select(Notice.case_id, Notice.step, Notice.level, Notice.issued_on, Notice.served_on)
+            .where(col(Notice.case_id).in_(part), Notice.issued_on <= as_of)
+            .order_by(col(Notice.issued_on))
+        ):
+            served = n.served_on if n.served_on and n.served_on <= as_of else None
+            known = steps[n.case_id].get(n.step)
+            if known is None:
+                steps[n.case_id][n.step] = StepRecord(n.step, n.level, n.issued_on, served)
+            elif served and (known.served_on is None or served < known.served_on):
+                steps[n.case_id][n.step] = StepRecord(n.step, n.level, known.taken_on, served)
+        for case_id, kind, last in session.execute(
+            select(CaseEvent.case_id, CaseEvent.kind, func.max(CaseEvent.on_date))
+            .where(
+                col(CaseEvent.case_id).in_(part),
+                col(CaseEvent.kind).in_(sorted(RESPONSE_EVENTS | COLLATERAL_EVENTS)),
+                CaseEvent.on_date <= as_of,
+            )
+            .group_by(col(CaseEvent.case_id), col(CaseEvent.kind))
+        ):
+            if kind in COLLATERAL_EVENTS:
+                collateral.add(case_id)
+            else:
+                responses[case_id] = max(last, responses.get(case_id, last))
+        for promise in session.execute(
+            select(PromiseToPay)
+            .where(col(PromiseToPay.case_id).in_(part), PromiseToPay.status == "open")
+            .order_by(col(PromiseToPay.id))
+        ).scalars():
+            promises[promise.case_id] = promise
+        latest_per_account: dict[tuple[int, str], tuple[date, int, int]] = {}
+        for inquiry in session.execute(
+            select(BankInquiry).where(
+                col(BankInquiry.case_id).in_(part), BankInquiry.inquired_on <= as_of
+            )
+        ).scalars():
+            key = (inquiry.case_id, inquiry.account_number)
+            stamp = (inquiry.inquired_on, inquiry.id or 0, inquiry.balance_fen)
+            if key not in latest_per_account or stamp > latest_per_account[key]:
+                latest_per_account[key] = stamp
+        for (case_id, _account), (_, _, balance) in latest_per_account.items():
+            balances[case_id] = balances.get(case_id, 0) + balance
+        for a in session.execute(
+            select(ApprovalRequest.case_id, ApprovalRequest.step, ApprovalRequest.status)
+            .where(col(ApprovalRequest.case_id).in_(part))
+            .order_by(col(ApprovalRequest.id))
+        ):
+            approvals[a.case_id][a.step] = a.status  # the latest request per step counts
+
+    facts = []
+    for head in heads:
+        book = books[head.employer_id]
+        pos = case_position(book, head.case_id, as_of, rules)
+        paid_dates = [p.paid_on for p in book.payments if p.paid_on <= as_of]
+        promise = promises.get(head.case_id)
+        facts.append(
+            CaseFacts(
+                case_id=head.case_id,
+                status=head.status,
+                first_overdue_on=head.first_overdue_on,
+                principal_outstanding=pos.principal_outstanding,
+                total_due=pos.total_due,
+                has_mobile=head.has_mobile,
+                opted_out=head.opted_out,
+                uncooperative=head.uncooperative,
+                malicious=head.malicious,
+                steps=tuple(sorted(steps[head.case_id].values(), key=lambda s: s.level)),
+                last_response_on=responses.get(head.case_id),
+                last_payment_on=max(paid_dates, default=None),
+                promise=PromiseFact(
+                    amount=promise.amount_fen,
+                    due_on=promise.due_on,
+                    made_on=promise.made_on,
+                    paid_since=sum(
+                        p.amount for p in book.payments if promise.made_on <= p.paid_on <= as_of
+                    ),
+                )
+                if promise
+                else None,
+                bank_balance=balances.get(head.case_id),
+                collateral_provided=head.case_id in collateral,
+                approvals=dict(approvals.get(head.case_id, {})),
+            )
+        )
+    return facts
+
+
+def decisions(
+    session: Session, *, as_of: date, policy: Policy, batch: int = BATCH
+) -> Iterator[tuple[CaseHead, Decision]]:
+    """Decide every open case, a batch at a time, in case order."""
+    heads = open_case_heads(session)
+    for start in range(0, len(heads), batch):
+        part = heads[start : start + batch]
+        for head, facts in zip(
+            part, build_facts(session, part, as_of=as_of, rules=policy.fee_rules), strict=True
+        ):
+            yield head, decide(facts, as_of, policy)
+
+
+def decide_all(session: Session, *, as_of: date, policy: Policy) -> list[dict[str, Any]]:
+    """Every open case's decision as a JSON-ready dict (the dry run's output)."""
+    return [
+        {
+            "case_id": head.case_id,
+            "employer_code": head.employer_code,
+            "employer_name": head.employer_name,
+            "district": head.district,
+            "status": head.status,
+            "stage": head.stage_step or "none",
+            "action": d.action,
+            "step": d.step.kind if d.step else None,
+            "level": d.step.level if d.step else None,
+            "reason": d.reason,
+            "due_on": str(d.due_on) if d.due_on else None,
+            "deadline_on": str(d.deadline_on) if d.deadline_on else None,
+            "missing_calendar_year": d.missing_calendar_year,
+            "skipped": [{"step": s.kind, "why": why} for s, why in d.skipped],
+        }
+        for head, d in decisions(session, as_of=as_of, policy=policy)
+    ]

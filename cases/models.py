@@ -1,0 +1,236 @@
+"""The case store: SQLModel tables.
+
+Money columns hold integer fen (``*_fen``) so that SQLite, which has no exact decimal type, never
+rounds an amount through a float. Dates the law counts in (due dates, service, deadlines) are plain
+``date`` in the agency's local calendar; instants (when a row was written) are aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Employer(SQLModel, table=True):
+    __tablename__ = "employer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=18, unique=True, description="unified social credit code (USCC)")
+    name: str
+    district: str = Field(index=True)
+    contact_name: str | None = None
+    mobile: str | None = Field(default=None, description="E.164, e.g. +8613812345678")
+    address: str | None = None
+    sms_opted_out: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Case(SQLModel, table=True):
+    """One collection episode for one employer, from first arrears to settlement or write-off."""
+
+    __tablename__ = "case"
+    __table_args__ = (
+        # At most one open (not closed) case per employer; closed ones stay as history.
+        Index(
+            "uq_case_open_per_employer",
+            "employer_id",
+            unique=True,
+            sqlite_where=text("closed_on IS NULL"),
+            postgresql_where=text("closed_on IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    employer_id: int = Field(foreign_key="employer.id", index=True)
+    status: str = Field(default="open", index=True)
+    stage: int = Field(default=0, description="highest ladder level taken; 0 before the first step")
+    stage_step: str | None = None
+    opened_on: date
+    closed_on: date | None = None
+    first_overdue_on: date
+    policy_name: str
+    policy_version: str
+    officer_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    uncooperative: bool = False
+    malicious: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ArrearsItem(SQLModel, table=True):
+    __tablename__ = "arrears_item"
+    __table_args__ = (UniqueConstraint("employer_id", "period", "insurance"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    employer_id: int = Field(foreign_key="employer.id", index=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    period: str = Field(max_length=7)
+    insurance: str
+    kind: str
+    amount_due_fen: int = Field(sa_type=BigInteger)
+    due_date: date
+    # Cached from the last allocation replay so lists can sort without recomputing.
+    principal_paid_fen: int = Field(default=0, sa_type=BigInteger)
+    fee_paid_fen: int = Field(default=0, sa_type=BigInteger)
+    settled_on: date | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CaseEvent(SQLModel, table=True):
+    """Append-only log of everything that happened to a case, and why."""
+
+    __tablename__ = "case_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    on_date: date = Field(description="the agency-local business date the event belongs to")
+    kind: str = Field(index=True)
+    actor: str = Field(description="user name, or 'system:<component>'")
+    message: str
+    step: str | None = None
+    policy_version: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Notice(SQLModel, table=True):
+    __tablename__ = "notice"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    business_key: str = Field(unique=True, description="case:step:channel:as_of")
+    step: str
+    level: int
+    channel: str
+    status: str = Field(default="planned", index=True)
+    document_number: str | None = Field(default=None, unique=True)
+    issued_on: date
+    served_on: date | None = None
+    service_method: str | None = None
+    receipt_number: str | None = None
+    deadline_on: date | None = None
+    recipient: str | None = None
+    provider_id: str | None = None
+    error: str | None = None
+    content_sha256: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class OfficerTask(SQLModel, table=True):
+    __tablename__ = "officer_task"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    kind: str
+    step: str | None = None
+    due_on: date
+    assigned_to: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    status: str = Field(default="open", index=True)
+    outcome: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
+
+
+class Payment(SQLModel, table=True):
+    __tablename__ = "payment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    employer_id: int = Field(foreign_key="employer.id", index=True)
+    amount_fen: int = Field(sa_type=BigInteger)
+    paid_on: date
+    reference: str = Field(unique=True, description="bank serial number")
+    import_id: int | None = Field(default=None, foreign_key="import_batch.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Allocation(SQLModel, table=True):
+    """How payments were applied; rebuilt for an employer whenever its items or payments change."""
+
+    __tablename__ = "allocation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    payment_id: int = Field(foreign_key="payment.id", index=True)
+    employer_id: int = Field(foreign_key="employer.id", index=True)
+    item_id: int | None = Field(default=None, foreign_key="arrears_item.id", index=True)
+    principal_fen: int = Field(default=0, sa_type=BigInteger)
+    fee_fen: int = Field(default=0, sa_type=BigInteger)
+    credit_fen: int = Field(default=0, sa_type=BigInteger)
+    paid_on: date
+
+
+class PromiseToPay(SQLModel, table=True):
+    __tablename__ = "promise_to_pay"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    amount_fen: int = Field(sa_type=BigInteger)
+    due_on: date
+    made_on: date
+    status: str = Field(default="open", description="open | kept | broken | withdrawn")
+    recorded_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ApprovalRequest(SQLModel, table=True):
+    __tablename__ = "approval_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    step: str
+    status: str = Field(default="pending", index=True, description="pending|approved|rejected")
+    requested_on: date
+    reason: str
+    decided_by: str | None = None
+    decided_on: date | None = None
+    decision_reason: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class BankInquiry(SQLModel, table=True):
+    __tablename__ = "bank_inquiry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    bank_name: str
+    account_number: str
+    balance_fen: int = Field(sa_type=BigInteger)
+    inquired_on: date
+    recorded_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True)
+    display_name: str
+    role: str = Field(description="officer | supervisor | admin")
+    districts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    password_hash: str | None = None
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ImportBatch(SQLModel, table=True):
+    """One imported file: what it was and what it changed."""
+
+    __tablename__ = "import_batch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(description="ledger | payments")
+    file_name: str
+    sha256: str = Field(index=True)
+    rows: int
+    stats: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    imported_at: datetime = Field(default_factory=utcnow)
