@@ -24,7 +24,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets officers read while the nightly run writes; foreign keys are off by default in SQLite.
+    # WAL lets officers read while the nightly run writes; SQLite leaves foreign keys off.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
 
 
 def normalise_database_url(url: str) -> str:
-    """Accept the plain ``postgresql://`` form people copy from psql and use the psycopg 3 driver."""
+    """Accept the plain ``postgresql://`` form people copy from psql; use the psycopg 3 driver."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]

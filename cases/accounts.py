@@ -15,12 +15,12 @@ from datetime import date
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from cases import ledger
 from cases.models import Allocation, ArrearsItem, Payment
 
-# Well under SQLite's bound-parameter limit and PostgreSQL's, and big enough to keep round trips few.
+# Well under the bound-parameter limits of SQLite and PostgreSQL, and few round trips.
 CHUNK = 900
 
 T = TypeVar("T")
@@ -70,17 +70,17 @@ class Book:
 
 
 _ITEM_COLUMNS = (
-    ArrearsItem.id,
-    ArrearsItem.employer_id,
-    ArrearsItem.case_id,
-    ArrearsItem.period,
-    ArrearsItem.insurance,
-    ArrearsItem.kind,
-    ArrearsItem.amount_due_fen,
-    ArrearsItem.due_date,
-    ArrearsItem.principal_paid_fen,
-    ArrearsItem.fee_paid_fen,
-    ArrearsItem.settled_on,
+    col(ArrearsItem.id),
+    col(ArrearsItem.employer_id),
+    col(ArrearsItem.case_id),
+    col(ArrearsItem.period),
+    col(ArrearsItem.insurance),
+    col(ArrearsItem.kind),
+    col(ArrearsItem.amount_due_fen),
+    col(ArrearsItem.due_date),
+    col(ArrearsItem.principal_paid_fen),
+    col(ArrearsItem.fee_paid_fen),
+    col(ArrearsItem.settled_on),
 )
 
 
@@ -89,14 +89,17 @@ def load_books(session: Session, employer_ids: Iterable[int]) -> dict[int, Book]
     books = {employer_id: Book(employer_id) for employer_id in ids}
     for part in chunked(ids):
         item_rows = session.execute(
-            select(*_ITEM_COLUMNS).where(ArrearsItem.employer_id.in_(part))  # type: ignore[attr-defined]
+            select(*_ITEM_COLUMNS).where(col(ArrearsItem.employer_id).in_(part))
         )
         for row in item_rows:
             books[row.employer_id].items.append(ItemRow(*row))
         payment_rows = session.execute(
-            select(Payment.id, Payment.employer_id, Payment.amount_fen, Payment.paid_on).where(
-                Payment.employer_id.in_(part)  # type: ignore[attr-defined]
-            )
+            select(
+                col(Payment.id),
+                col(Payment.employer_id),
+                col(Payment.amount_fen),
+                col(Payment.paid_on),
+            ).where(col(Payment.employer_id).in_(part))
         )
         for pid, employer_id, amount, paid_on in payment_rows:
             books[employer_id].payments.append(
@@ -148,13 +151,13 @@ def rebuild_allocations(
                     {"b_id": item.id, "b_pp": new[0], "b_fp": new[1], "b_so": new[2]}
                 )
     for part in chunked(employer_ids):
-        session.execute(delete(Allocation).where(Allocation.employer_id.in_(part)))  # type: ignore[attr-defined]
+        session.execute(delete(Allocation).where(col(Allocation.employer_id).in_(part)))
     if allocation_rows:
         session.execute(insert(Allocation), allocation_rows)
     if item_updates:
         session.connection().execute(
             update(ArrearsItem)
-            .where(ArrearsItem.id == bindparam("b_id"))  # type: ignore[arg-type]
+            .where(col(ArrearsItem.id) == bindparam("b_id"))
             .values(
                 principal_paid_fen=bindparam("b_pp"),
                 fee_paid_fen=bindparam("b_fp"),

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from cases import ledger
 from cases.accounts import Book, chunked
@@ -74,9 +74,11 @@ def load_open_cases(session: Session, employer_ids: Iterable[int]) -> dict[int, 
     found: dict[int, OpenCase] = {}
     for part in chunked(ids):
         rows = session.execute(
-            select(Case.id, Case.employer_id, Case.status, Case.first_overdue_on).where(
-                Case.employer_id.in_(part),  # type: ignore[attr-defined]
-                Case.closed_on.is_(None),  # type: ignore[union-attr]
+            select(
+                col(Case.id), col(Case.employer_id), col(Case.status), col(Case.first_overdue_on)
+            ).where(
+                col(Case.employer_id).in_(part),
+                col(Case.closed_on).is_(None),
             )
         )
         for row in rows:
@@ -113,11 +115,12 @@ def open_cases(
     ]
     created: dict[int, OpenCase] = {}
     result = session.execute(
-        insert(Case).returning(Case.id, Case.employer_id, sort_by_parameter_order=True), rows
+        insert(Case).returning(col(Case.id), col(Case.employer_id), sort_by_parameter_order=True),
+        rows,
     )
-    for (case_id, employer_id), row in zip(result, rows, strict=True):
+    for case_id, employer_id in result:
         created[employer_id] = OpenCase(
-            case_id, employer_id, CaseStatus.OPEN.value, row["first_overdue_on"]
+            case_id, employer_id, CaseStatus.OPEN.value, first_due[employer_id] + timedelta(days=1)
         )
     return created
 
@@ -180,7 +183,7 @@ def reconcile(
     if moves:
         session.connection().execute(
             update(ArrearsItem)
-            .where(ArrearsItem.id == bindparam("b_id"))  # type: ignore[arg-type]
+            .where(col(ArrearsItem.id) == bindparam("b_id"))
             .values(case_id=bindparam("b_case")),
             moves,
         )
@@ -188,7 +191,7 @@ def reconcile(
     if overdue_updates:
         session.connection().execute(
             update(Case)
-            .where(Case.id == bindparam("b_id"))  # type: ignore[arg-type]
+            .where(col(Case.id) == bindparam("b_id"))
             .values(first_overdue_on=bindparam("b_first")),
             overdue_updates,
         )
@@ -198,7 +201,7 @@ def reconcile(
             continue
         session.execute(
             update(Case)
-            .where(Case.id == case_id)  # type: ignore[arg-type]
+            .where(col(Case.id) == case_id)
             .values(status=CaseStatus.CLOSED_PAID.value, closed_on=today, updated_at=now)
         )
         events.append(

@@ -62,19 +62,19 @@ class CaseHead:
 def open_case_heads(session: Session) -> list[CaseHead]:
     rows = session.execute(
         select(
-            Case.id,
-            Case.employer_id,
-            Employer.code,
-            Employer.name,
-            Employer.district,
-            Case.status,
-            Case.stage,
-            Case.stage_step,
-            Case.first_overdue_on,
-            Case.uncooperative,
-            Case.malicious,
+            col(Case.id),
+            col(Case.employer_id),
+            col(Employer.code),
+            col(Employer.name),
+            col(Employer.district),
+            col(Case.status),
+            col(Case.stage),
+            col(Case.stage_step),
+            col(Case.first_overdue_on),
+            col(Case.uncooperative),
+            col(Case.malicious),
             col(Employer.mobile).is_not(None),
-            Employer.sms_opted_out,
+            col(Employer.sms_opted_out),
         )
         .join(Employer, col(Employer.id) == col(Case.employer_id))
         .where(col(Case.status).not_in([s.value for s in CLOSED]))
@@ -97,8 +97,14 @@ def build_facts(
     approvals: dict[int, dict[str, str]] = defaultdict(dict)
     for part in chunked(case_ids):
         for n in session.execute(
-            select(Notice.case_id, Notice.step, Notice.level, Notice.issued_on, Notice.served_on)
-            .where(col(Notice.case_id).in_(part), Notice.issued_on <= as_of)
+            select(
+                col(Notice.case_id),
+                col(Notice.step),
+                col(Notice.level),
+                col(Notice.issued_on),
+                col(Notice.served_on),
+            )
+            .where(col(Notice.case_id).in_(part), col(Notice.issued_on) <= as_of)
             .order_by(col(Notice.issued_on))
         ):
             served = n.served_on if n.served_on and n.served_on <= as_of else None
@@ -108,11 +114,11 @@ def build_facts(
             elif served and (known.served_on is None or served < known.served_on):
                 steps[n.case_id][n.step] = StepRecord(n.step, n.level, known.taken_on, served)
         for case_id, kind, last in session.execute(
-            select(CaseEvent.case_id, CaseEvent.kind, func.max(CaseEvent.on_date))
+            select(col(CaseEvent.case_id), col(CaseEvent.kind), func.max(col(CaseEvent.on_date)))
             .where(
                 col(CaseEvent.case_id).in_(part),
                 col(CaseEvent.kind).in_(sorted(RESPONSE_EVENTS | COLLATERAL_EVENTS)),
-                CaseEvent.on_date <= as_of,
+                col(CaseEvent.on_date) <= as_of,
             )
             .group_by(col(CaseEvent.case_id), col(CaseEvent.kind))
         ):
@@ -122,14 +128,14 @@ def build_facts(
                 responses[case_id] = max(last, responses.get(case_id, last))
         for promise in session.execute(
             select(PromiseToPay)
-            .where(col(PromiseToPay.case_id).in_(part), PromiseToPay.status == "open")
+            .where(col(PromiseToPay.case_id).in_(part), col(PromiseToPay.status) == "open")
             .order_by(col(PromiseToPay.id))
         ).scalars():
             promises[promise.case_id] = promise
         latest_per_account: dict[tuple[int, str], tuple[date, int, int]] = {}
         for inquiry in session.execute(
             select(BankInquiry).where(
-                col(BankInquiry.case_id).in_(part), BankInquiry.inquired_on <= as_of
+                col(BankInquiry.case_id).in_(part), col(BankInquiry.inquired_on) <= as_of
             )
         ).scalars():
             key = (inquiry.case_id, inquiry.account_number)
@@ -139,7 +145,9 @@ def build_facts(
         for (case_id, _account), (_, _, balance) in latest_per_account.items():
             balances[case_id] = balances.get(case_id, 0) + balance
         for a in session.execute(
-            select(ApprovalRequest.case_id, ApprovalRequest.step, ApprovalRequest.status)
+            select(
+                col(ApprovalRequest.case_id), col(ApprovalRequest.step), col(ApprovalRequest.status)
+            )
             .where(col(ApprovalRequest.case_id).in_(part))
             .order_by(col(ApprovalRequest.id))
         ):

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from cases.accounts import chunked, load_books, rebuild_allocations
 from cases.casework import PolicyRef, add_events, event_row, load_open_cases, open_cases, reconcile
@@ -72,15 +72,15 @@ def import_ledger(
     for part in chunked(sorted(employer_ids.values())):
         for item in session.execute(
             select(
-                ArrearsItem.id,
-                ArrearsItem.employer_id,
-                ArrearsItem.period,
-                ArrearsItem.insurance,
-                ArrearsItem.amount_due_fen,
-                ArrearsItem.due_date,
-                ArrearsItem.kind,
-                ArrearsItem.case_id,
-            ).where(ArrearsItem.employer_id.in_(part))  # type: ignore[attr-defined]
+                col(ArrearsItem.id),
+                col(ArrearsItem.employer_id),
+                col(ArrearsItem.period),
+                col(ArrearsItem.insurance),
+                col(ArrearsItem.amount_due_fen),
+                col(ArrearsItem.due_date),
+                col(ArrearsItem.kind),
+                col(ArrearsItem.case_id),
+            ).where(col(ArrearsItem.employer_id).in_(part))
         ):
             existing[(item.employer_id, item.period, item.insurance)] = item
 
@@ -91,7 +91,11 @@ def import_ledger(
         old = existing.get((employer_id, row.period, row.insurance))
         if old is None:
             new_items[employer_id].append(row)
-        elif (old.amount_due_fen, old.due_date, old.kind) != (row.amount_due, row.due_date, row.kind):
+        elif (old.amount_due_fen, old.due_date, old.kind) != (
+            row.amount_due,
+            row.due_date,
+            row.kind,
+        ):
             corrections.append((old, row))
         else:
             result.items_unchanged += 1
@@ -170,7 +174,7 @@ def import_ledger(
     if corrections:
         session.connection().execute(
             update(ArrearsItem)
-            .where(ArrearsItem.id == bindparam("b_id"))  # type: ignore[arg-type]
+            .where(col(ArrearsItem.id) == bindparam("b_id"))
             .values(
                 amount_due_fen=bindparam("b_amount"),
                 due_date=bindparam("b_due"),
@@ -215,19 +219,21 @@ def import_ledger(
                 )
             )
     result.items_corrected = len(corrections)
-    for employer_id, changes in employer_events.items():
-        case = cases.get(employer_id)
-        if case is None:
+    for employer_id, employer_changes in employer_events.items():
+        open_case = cases.get(employer_id)
+        if open_case is None:
             continue  # details of an employer with nothing open: kept on the employer only
-        described = ", ".join(f"{k} {v['from']!r} → {v['to']!r}" for k, v in changes.items())
+        described = ", ".join(
+            f"{k} {v['from']!r} → {v['to']!r}" for k, v in employer_changes.items()
+        )
         events.append(
             event_row(
-                case_id=case.id,
+                case_id=open_case.id,
                 kind="employer_updated",
                 message=f"employer details changed: {described} ({source})",
                 on_date=today,
                 actor=actor,
-                data={"changes": changes},
+                data={"changes": employer_changes},
             )
         )
     add_events(session, events)
@@ -275,8 +281,11 @@ def _upsert_employers(
     current: dict[str, Any] = {}
     for part in chunked(codes):
         for row in session.execute(
-            select(Employer.id, Employer.code, *(getattr(Employer, f) for f in EMPLOYER_FIELDS))
-            .where(Employer.code.in_(part))  # type: ignore[attr-defined]
+            select(
+                col(Employer.id),
+                col(Employer.code),
+                *(getattr(Employer, f) for f in EMPLOYER_FIELDS),
+            ).where(col(Employer.code).in_(part))
         ):
             current[row.code] = row
             ids[row.code] = row.id
@@ -295,8 +304,15 @@ def _upsert_employers(
         }
         old = current.get(code)
         if old is None:
-            fresh.append({"code": code, **wanted, "sms_opted_out": False,
-                          "created_at": now, "updated_at": now})
+            fresh.append(
+                {
+                    "code": code,
+                    **wanted,
+                    "sms_opted_out": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
             continue
         changes = {
             f: {"from": getattr(old, f), "to": wanted[f]}
@@ -305,10 +321,14 @@ def _upsert_employers(
         }
         if changes:
             changes_by_employer[old.id] = changes
-            updates.append({"b_id": old.id, "b_now": now, **{f"b_{f}": wanted[f] for f in EMPLOYER_FIELDS}})
+            updates.append(
+                {"b_id": old.id, "b_now": now, **{f"b_{f}": wanted[f] for f in EMPLOYER_FIELDS}}
+            )
     if fresh:
         inserted = session.execute(
-            insert(Employer).returning(Employer.id, Employer.code, sort_by_parameter_order=True),
+            insert(Employer).returning(
+                col(Employer.id), col(Employer.code), sort_by_parameter_order=True
+            ),
             fresh,
         )
         for employer_id, code in inserted:
@@ -316,9 +336,10 @@ def _upsert_employers(
     if updates:
         session.connection().execute(
             update(Employer)
-            .where(Employer.id == bindparam("b_id"))  # type: ignore[arg-type]
-            .values(updated_at=bindparam("b_now"),
-                    **{f: bindparam(f"b_{f}") for f in EMPLOYER_FIELDS}),
+            .where(col(Employer.id) == bindparam("b_id"))
+            .values(
+                updated_at=bindparam("b_now"), **{f: bindparam(f"b_{f}") for f in EMPLOYER_FIELDS}
+            ),
             updates,
         )
     result.employers_new = len(fresh)

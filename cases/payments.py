@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from cases.accounts import chunked, load_books, rebuild_allocations
 from cases.casework import PolicyRef, add_events, event_row, load_open_cases, reconcile
@@ -57,19 +57,25 @@ def check_payments(
     employer_ids: dict[str, int] = {}
     for part in chunked(codes):
         for employer_id, code in session.execute(
-            select(Employer.id, Employer.code).where(Employer.code.in_(part))  # type: ignore[attr-defined]
+            select(col(Employer.id), col(Employer.code)).where(col(Employer.code).in_(part))
         ):
             employer_ids[code] = employer_id
     known: dict[str, Any] = {}
     refs = sorted({r.reference for r in rows})
     for part in chunked(refs):
         for row in session.execute(
-            select(Payment.reference, Employer.code, Payment.amount_fen, Payment.paid_on)
-            .join(Employer, Employer.id == Payment.employer_id)  # type: ignore[arg-type]
-            .where(Payment.reference.in_(part))  # type: ignore[attr-defined]
+            select(
+                col(Payment.reference),
+                col(Employer.code),
+                col(Payment.amount_fen),
+                col(Payment.paid_on),
+            )
+            .join(Employer, col(Employer.id) == col(Payment.employer_id))
+            .where(col(Payment.reference).in_(part))
         ):
             known[row.reference] = row
     for r in rows:
+
         def err(column: str, value: str, reason: str, r: PaymentRow = r) -> None:
             check.errors.append(RowError(file_name, r.line, column, value, reason))
 
@@ -115,7 +121,7 @@ def import_payments(
     session.flush()
     now = utcnow()
     inserted = session.execute(
-        insert(Payment).returning(Payment.id, sort_by_parameter_order=True),
+        insert(Payment).returning(col(Payment.id), sort_by_parameter_order=True),
         [
             {
                 "employer_id": employer_id,
@@ -159,8 +165,9 @@ def import_payments(
                     case_id=case_id,
                     kind="payment_received",
                     message=(
-                        f"payment ¥{format_yuan(row.amount)} on {row.paid_on} (ref {row.reference}):"
-                        f" principal ¥{format_yuan(principal)}, late fee ¥{format_yuan(fee)}"
+                        f"payment ¥{format_yuan(row.amount)} on {row.paid_on} "
+                        f"(ref {row.reference}): principal ¥{format_yuan(principal)}, "
+                        f"late fee ¥{format_yuan(fee)}"
                         + (f", credit ¥{format_yuan(credit)}" if credit else "")
                         + f"; now owed ¥{format_yuan(pos.total_due)}"
                     ),
@@ -194,7 +201,13 @@ def import_payments(
     if result.promises_kept:
         cases = load_open_cases(session, employer_ids)
     outcome = reconcile(
-        session, books, cases, today=today, policy=policy, actor=actor, source=f"payments {file_name}"
+        session,
+        books,
+        cases,
+        today=today,
+        policy=policy,
+        actor=actor,
+        source=f"payments {file_name}",
     )
     result.cases_closed = outcome.cases_closed
     result.changed = True
@@ -208,9 +221,9 @@ def _latest_cases(session: Session, employer_ids: set[int]) -> dict[int, int]:
     found: dict[int, int] = {}
     for part in chunked(sorted(employer_ids)):
         for employer_id, case_id in session.execute(
-            select(Case.employer_id, func.max(Case.id))
-            .where(Case.employer_id.in_(part))  # type: ignore[attr-defined]
-            .group_by(Case.employer_id)  # type: ignore[arg-type]
+            select(col(Case.employer_id), func.max(col(Case.id)))
+            .where(col(Case.employer_id).in_(part))
+            .group_by(col(Case.employer_id))
         ):
             found[employer_id] = case_id
     return found
@@ -225,17 +238,17 @@ def _settle_promises(session: Session, cases: dict[int, Any], *, today: date, ac
     events: list[dict[str, Any]] = []
     promises = session.execute(
         select(PromiseToPay).where(
-            PromiseToPay.case_id.in_(sorted(by_case)),  # type: ignore[attr-defined]
-            PromiseToPay.status == "open",
+            col(PromiseToPay.case_id).in_(sorted(by_case)),
+            col(PromiseToPay.status) == "open",
         )
     ).scalars()
     for promise in promises:
         case = by_case[promise.case_id]
         paid = session.execute(
-            select(func.coalesce(func.sum(Payment.amount_fen), 0)).where(
-                Payment.employer_id == case.employer_id,
-                Payment.paid_on >= promise.made_on,
-                Payment.paid_on <= today,
+            select(func.coalesce(func.sum(col(Payment.amount_fen)), 0)).where(
+                col(Payment.employer_id) == case.employer_id,
+                col(Payment.paid_on) >= promise.made_on,
+                col(Payment.paid_on) <= today,
             )
         ).scalar_one()
         if paid < promise.amount_fen:
@@ -257,13 +270,15 @@ def _settle_promises(session: Session, cases: dict[int, Any], *, today: date, ac
         )
         if case.status == CaseStatus.PROMISED.value:
             session.execute(
-                update(Case).where(Case.id == case.id).values(status=CaseStatus.OPEN.value)  # type: ignore[arg-type]
+                update(Case).where(col(Case.id) == case.id).values(status=CaseStatus.OPEN.value)
             )
             events.append(
                 event_row(
                     case_id=case.id,
                     kind="status_changed",
-                    message="promised to pay → open: promise kept, escalation resumes on what is left",
+                    message=(
+                        "promised to pay → open: promise kept, escalation resumes on what is left"
+                    ),
                     on_date=today,
                     actor=actor,
                     data={"from": "promised", "to": "open"},

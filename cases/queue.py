@@ -77,7 +77,9 @@ def list_cases(
 ) -> list[CaseSummary]:
     """Cases with their figures as of ``as_of``, largest total due first."""
     query = (
-        select(Case, Employer.code, Employer.name, Employer.district, User.username)
+        select(
+            Case, col(Employer.code), col(Employer.name), col(Employer.district), col(User.username)
+        )
         .join(Employer, col(Employer.id) == col(Case.employer_id))
         .outerjoin(User, col(User.id) == col(Case.officer_id))
     )
@@ -86,7 +88,7 @@ def list_cases(
     elif not include_closed:
         query = query.where(col(Case.status).not_in([s.value for s in CLOSED]))
     if district:
-        query = query.where(Employer.district == district)
+        query = query.where(col(Employer.district) == district)
     rows = session.execute(query).all()
     books = load_books(session, [case.employer_id for case, *_ in rows])
     summaries = []
@@ -121,13 +123,13 @@ def case_detail(
 ) -> dict[str, Any]:
     """The employer's current case (the open one, else the latest) as a JSON-ready dict."""
     employer = session.execute(
-        select(Employer).where(Employer.code == employer_code.strip().upper())
+        select(Employer).where(col(Employer.code) == employer_code.strip().upper())
     ).scalar_one_or_none()
     if employer is None:
         raise CaseNotFound(f"no employer with code {employer_code} in the case store")
     case = session.execute(
         select(Case)
-        .where(Case.employer_id == employer.id)
+        .where(col(Case.employer_id) == employer.id)
         .order_by(col(Case.closed_on).is_not(None), col(Case.id).desc())
         .limit(1)
     ).scalar_one_or_none()
@@ -192,9 +194,9 @@ def case_detail(
                 "paid_on": str(p.paid_on),
             }
             for p in session.execute(
-                select(Payment).where(Payment.employer_id == employer.id).order_by(
-                    col(Payment.paid_on), col(Payment.id)
-                )
+                select(Payment)
+                .where(col(Payment.employer_id) == employer.id)
+                .order_by(col(Payment.paid_on), col(Payment.id))
             ).scalars()
         ],
         "promises": [
@@ -205,13 +207,13 @@ def case_detail(
                 "status": p.status,
             }
             for p in session.execute(
-                select(PromiseToPay).where(PromiseToPay.case_id == case.id)
+                select(PromiseToPay).where(col(PromiseToPay.case_id) == case.id)
             ).scalars()
         ],
         "approvals": [
             {"step": a.step, "status": a.status, "requested_on": str(a.requested_on)}
             for a in session.execute(
-                select(ApprovalRequest).where(ApprovalRequest.case_id == case.id)
+                select(ApprovalRequest).where(col(ApprovalRequest.case_id) == case.id)
             ).scalars()
         ],
         "notices": [
@@ -224,7 +226,7 @@ def case_detail(
                 "served_on": str(n.served_on) if n.served_on else None,
             }
             for n in session.execute(
-                select(Notice).where(Notice.case_id == case.id).order_by(col(Notice.id))
+                select(Notice).where(col(Notice.case_id) == case.id).order_by(col(Notice.id))
             ).scalars()
         ],
         "events": [
@@ -237,10 +239,11 @@ def case_detail(
                 "step": e.step,
             }
             for e in session.execute(
-                select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.id))
+                select(CaseEvent)
+                .where(col(CaseEvent.case_id) == case.id)
+                .order_by(col(CaseEvent.id))
             ).scalars()
         ],
         "item_count": len(items),
         "open_items": sum(1 for i in items if i["principal_outstanding"] != "0.00"),
     }
-

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Set everything up and run the main job on the embedded default (SQLite under ./var, no
+# credentials): generate a sample Tianjin ledger and bank payments, import both, and decide every
+# open case's next step of the escalation ladder as of today.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
+arrears=.venv/bin/arrears
+data=${ARREARS_DATA_DIR:-var}
+today=$(TZ=Asia/Shanghai date +%F)
+
+$arrears init
+$arrears sample ledger --rows "${ROWS:-1200}" --as-of "$today" --out "$data/sample/ledger.csv"
+$arrears sample payments --ledger "$data/sample/ledger.csv" --as-of "$today" --out "$data/sample/payments.csv"
+$arrears import-ledger "$data/sample/ledger.csv" --as-of "$today"
+$arrears import-payments "$data/sample/payments.csv" --as-of "$today"
+$arrears cases list --as-of "$today" --limit 15
+$arrears escalate --as-of "$today" --dry-run --limit 25
