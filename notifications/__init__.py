@@ -1,0 +1,1 @@
+"""Adapters that deliver notices: SMS and voice through Twilio, letters as PDF, and fakes."""
