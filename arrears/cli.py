@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import OperationalError
 
 from arrears.settings import Settings
 from arrears.wiring import App, NotInitialised
@@ -29,7 +30,7 @@ from cases.importers import ImportFileError, RowError
 from cases.money import format_yuan
 from cases.policy import PolicyError
 from cases.queue import CaseNotFound
-from cases.workdays import UnknownCalendarYear
+from cases.workdays import CalendarFileError, UnknownCalendarYear
 
 app = typer.Typer(
     help=(
@@ -62,6 +63,14 @@ AsOf = Annotated[
         "the agency's time zone.",
     ),
 ]
+ImportDate = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Business date the import is recorded on (YYYY-MM-DD); default today in the "
+        "agency's time zone.",
+    ),
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
@@ -83,8 +92,12 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except (ImportFileError, PolicyError, NotInitialised, CaseNotFound) as exc:
             fail(str(exc))
-        except UnknownCalendarYear as exc:
+        except (UnknownCalendarYear, CalendarFileError) as exc:
             fail(str(exc))
+        except OperationalError as exc:
+            # The driver's first line says what went wrong (refused, unknown database, locked).
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            fail(f"cannot use the case store: {reason}")
         except UsageProblem as exc:
             fail(str(exc), code=2)
 
@@ -171,7 +184,7 @@ def import_ledger(
         Path | None,
         typer.Option(help="Where --accept-valid writes rejected rows (default FILE.rejects.csv)."),
     ] = None,
-    as_of: AsOf = None,
+    as_of: ImportDate = None,
 ) -> None:
     """Import the arrears ledger: one row per (employer, period, insurance) amount owed."""
     from cases.intake import import_ledger as run_import
@@ -231,7 +244,7 @@ def import_payments(
     rejects: Annotated[
         Path | None, typer.Option(help="Rejects file (default FILE.rejects.csv).")
     ] = None,
-    as_of: AsOf = None,
+    as_of: ImportDate = None,
 ) -> None:
     """Import payments and apply them: principal first, oldest due date first, then late fees."""
     from cases.payments import check_payments

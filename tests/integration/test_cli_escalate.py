@@ -94,8 +94,13 @@ def _case_id(store: App) -> int:
 def test_facts_come_from_notices_promises_approvals_and_bank_inquiries(
     db_env: dict[str, str], tmp_path: Path, store: App
 ) -> None:
-    run(db_env, "import-ledger", str(write_ledger(tmp_path / "l.csv", [ledger_row()])),
-        "--as-of", "2026-07-01")
+    run(
+        db_env,
+        "import-ledger",
+        str(write_ledger(tmp_path / "l.csv", [ledger_row()])),
+        "--as-of",
+        "2026-07-01",
+    )
     case_id = _case_id(store)
     ladder = [
         ("sms_reminder", 1, "sms", date(2026, 9, 16), None),
@@ -108,9 +113,16 @@ def test_facts_come_from_notices_promises_approvals_and_bank_inquiries(
     with store.session() as session:
         for step, level, channel, issued, served in ladder:
             session.add(
-                Notice(case_id=case_id, business_key=f"{case_id}:{step}:{channel}:{issued}",
-                       step=step, level=level, channel=channel, status="sent",
-                       issued_on=issued, served_on=served)
+                Notice(
+                    case_id=case_id,
+                    business_key=f"{case_id}:{step}:{channel}:{issued}",
+                    step=step,
+                    level=level,
+                    channel=channel,
+                    status="sent",
+                    issued_on=issued,
+                    served_on=served,
+                )
             )
         session.execute(
             Case.__table__.update().where(Case.__table__.c.id == case_id).values(stage=6)  # type: ignore[attr-defined]
@@ -133,8 +145,15 @@ def test_facts_come_from_notices_promises_approvals_and_bank_inquiries(
 
     # A promise to pay holds the case until its date, then counts as broken.
     with store.session() as session:
-        session.add(PromiseToPay(case_id=case_id, amount_fen=100_000, due_on=date(2026, 12, 10),
-                                 made_on=date(2026, 11, 28), recorded_by="officer1"))
+        session.add(
+            PromiseToPay(
+                case_id=case_id,
+                amount_fen=100_000,
+                due_on=date(2026, 12, 10),
+                made_on=date(2026, 11, 28),
+                recorded_by="officer1",
+            )
+        )
         session.execute(
             Case.__table__.update().where(Case.__table__.c.id == case_id).values(status="promised")  # type: ignore[attr-defined]
         )
@@ -148,21 +167,46 @@ def test_facts_come_from_notices_promises_approvals_and_bank_inquiries(
         promise.status = "broken"
         session.add(promise)
         session.execute(
-            Case.__table__.update().where(Case.__table__.c.id == case_id).values(status="open", stage=7, malicious=True)  # type: ignore[attr-defined]
+            Case.__table__.update()
+            .where(Case.__table__.c.id == case_id)
+            .values(status="open", stage=7, malicious=True)  # type: ignore[attr-defined]
         )
-        session.add(Notice(case_id=case_id, business_key=f"{case_id}:demand", step="enforcement_demand",
-                           level=7, channel="letter", status="sent", issued_on=date(2026, 12, 1),
-                           served_on=date(2026, 12, 2)))
+        session.add(
+            Notice(
+                case_id=case_id,
+                business_key=f"{case_id}:demand",
+                step="enforcement_demand",
+                level=7,
+                channel="letter",
+                status="sent",
+                issued_on=date(2026, 12, 1),
+                served_on=date(2026, 12, 2),
+            )
+        )
     needs_balance = dry_run(db_env, "2027-01-10")[CODES[0]]
     assert needs_balance["action"] in {"wait", "defer"}
     with store.session() as session:
-        session.add(BankInquiry(case_id=case_id, bank_name="中国银行天津分行", account_number="1234",
-                                balance_fen=50_000_000, inquired_on=date(2026, 12, 20),
-                                recorded_by="officer1"))
+        session.add(
+            BankInquiry(
+                case_id=case_id,
+                bank_name="中国银行天津分行",
+                account_number="1234",
+                balance_fen=50_000_000,
+                inquired_on=date(2026, 12, 20),
+                recorded_by="officer1",
+            )
+        )
     transfer = dry_run(db_env, "2026-12-21")[CODES[0]]
     assert (transfer["action"], transfer["step"]) == ("request_approval", "forced_transfer")
     with store.session() as session:
-        session.add(ApprovalRequest(case_id=case_id, step="forced_transfer", status="pending",
-                                    requested_on=date(2026, 12, 21), reason="balance covers debt"))
+        session.add(
+            ApprovalRequest(
+                case_id=case_id,
+                step="forced_transfer",
+                status="pending",
+                requested_on=date(2026, 12, 21),
+                reason="balance covers debt",
+            )
+        )
     pending = dry_run(db_env, "2026-12-22")[CODES[0]]
     assert pending["action"] == "wait" and "approval" in pending["reason"]
