@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlmodel import Session, col
 
 from cases import ledger
+from cases.bulk import insert_rows
 from cases.models import Allocation, ArrearsItem, Payment
 
 # Well under the bound-parameter limits of SQLite and PostgreSQL, and few round trips.
@@ -153,7 +154,7 @@ def rebuild_allocations(
     for part in chunked(employer_ids):
         session.execute(delete(Allocation).where(col(Allocation.employer_id).in_(part)))
     if allocation_rows:
-        session.execute(insert(Allocation), allocation_rows)
+        insert_rows(session, Allocation, allocation_rows)
     if item_updates:
         session.connection().execute(
             update(ArrearsItem)

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, col
 
 from cases import ledger
 from cases.accounts import Book, chunked
+from cases.bulk import insert_returning, insert_rows
 from cases.models import ArrearsItem, Case, CaseEvent, utcnow
 from cases.money import format_yuan
 from cases.states import CLOSED, CaseStatus, can_transition
@@ -66,7 +67,7 @@ def event_row(
 
 def add_events(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(CaseEvent), rows)
+        insert_rows(session, CaseEvent, rows)
 
 
 def load_open_cases(session: Session, employer_ids: Iterable[int]) -> dict[int, OpenCase]:
@@ -114,11 +115,7 @@ def open_cases(
         for employer_id, due in sorted(first_due.items())
     ]
     created: dict[int, OpenCase] = {}
-    result = session.execute(
-        insert(Case).returning(col(Case.id), col(Case.employer_id), sort_by_parameter_order=True),
-        rows,
-    )
-    for case_id, employer_id in result:
+    for case_id, employer_id in insert_returning(session, Case, rows, ("id", "employer_id")):
         created[employer_id] = OpenCase(
             case_id, employer_id, CaseStatus.OPEN.value, first_due[employer_id] + timedelta(days=1)
         )

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, col
 
 from cases.accounts import chunked, load_books, rebuild_allocations
+from cases.bulk import insert_returning, insert_rows
 from cases.casework import PolicyRef, add_events, event_row, load_open_cases, open_cases, reconcile
 from cases.importers import LedgerRow
 from cases.models import ArrearsItem, Employer, ImportBatch, utcnow
@@ -117,7 +118,7 @@ def import_ledger(
         progress(len(rows) // 2)
 
     now = utcnow()
-    item_rows = [
+    item_rows = (
         {
             "employer_id": employer_id,
             "case_id": cases[employer_id].id,
@@ -134,10 +135,8 @@ def import_ledger(
         }
         for employer_id, new in new_items.items()
         for r in new
-    ]
-    if item_rows:
-        session.execute(insert(ArrearsItem), item_rows)
-    result.items_new = len(item_rows)
+    )
+    result.items_new = insert_rows(session, ArrearsItem, item_rows)
 
     events: list[dict[str, Any]] = []
     for employer_id, new in new_items.items():
@@ -325,13 +324,7 @@ def _upsert_employers(
                 {"b_id": old.id, "b_now": now, **{f"b_{f}": wanted[f] for f in EMPLOYER_FIELDS}}
             )
     if fresh:
-        inserted = session.execute(
-            insert(Employer).returning(
-                col(Employer.id), col(Employer.code), sort_by_parameter_order=True
-            ),
-            fresh,
-        )
-        for employer_id, code in inserted:
+        for employer_id, code in insert_returning(session, Employer, fresh, ("id", "code")):
             ids[code] = employer_id
     if updates:
         session.connection().execute(

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
 from cases.accounts import chunked, load_books, rebuild_allocations
+from cases.bulk import insert_returning
 from cases.casework import PolicyRef, add_events, event_row, load_open_cases, reconcile
 from cases.importers import PaymentRow, RowError
 from cases.models import Case, Employer, ImportBatch, Payment, PromiseToPay, utcnow
@@ -120,8 +121,9 @@ def import_payments(
     session.add(batch)
     session.flush()
     now = utcnow()
-    inserted = session.execute(
-        insert(Payment).returning(col(Payment.id), sort_by_parameter_order=True),
+    inserted = insert_returning(
+        session,
+        Payment,
         [
             {
                 "employer_id": employer_id,
@@ -133,8 +135,9 @@ def import_payments(
             }
             for r, employer_id in check.new
         ],
+        ("id",),
     )
-    new_ids = {pid: row for pid, (row, _) in zip(inserted.scalars(), check.new, strict=True)}
+    new_ids = {pid: row for (pid,), (row, _) in zip(inserted, check.new, strict=True)}
     employer_ids = {employer_id for _, employer_id in check.new}
     result.payments_new = len(check.new)
     result.amount_new = format_yuan(sum(r.amount for r, _ in check.new))
