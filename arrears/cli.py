@@ -448,7 +448,7 @@ def policy_check(
     ] = None,
 ) -> None:
     """Validate a policy file and print its ladder; lists every problem found."""
-    from cases.policy import list_problems, load_policy
+    from cases.policy_file import list_problems, load_policy
 
     a = make_app()
     path = file or a.settings.policy_file

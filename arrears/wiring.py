@@ -17,7 +17,8 @@ from sqlmodel import Session
 from arrears.db import alembic_config, make_engine, upgrade
 from arrears.settings import Settings
 from cases.casework import PolicyRef
-from cases.policy import Policy, load_policy
+from cases.policy import Policy
+from cases.policy_file import load_policy
 from cases.workdays import WorkCalendar
 
 

@@ -28,9 +28,9 @@ from cases.policy import (
     Guard,
     Policy,
     default_policy_path,
-    load_policy,
     parse_guard,
 )
+from cases.policy_file import load_policy
 from cases.workdays import WorkCalendar
 
 FIRST = date(2026, 7, 1)

@@ -16,10 +16,9 @@ from cases.policy import (
     GuardTerm,
     PolicyError,
     default_policy_path,
-    list_problems,
-    load_policy,
     parse_guard,
 )
+from cases.policy_file import list_problems, load_policy
 
 SHIPPED = default_policy_path()
 SHIPPED_TEXT = SHIPPED.read_text(encoding="utf-8")
