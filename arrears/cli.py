@@ -100,6 +100,9 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
             fail(f"cannot use the case store: {reason}")
         except UsageProblem as exc:
             fail(str(exc), code=2)
+        except OSError as exc:
+            # Unreadable input, a folder that cannot be created, a full disk: name the path.
+            fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
 
     return wrapper
 
@@ -551,7 +554,10 @@ def sample_ledger(
         fmt=fmt,
         encoding=encoding,  # type: ignore[arg-type]
     )
-    out.print(f"wrote {out_file}: {stats}")
+    out.print(
+        f"wrote {out_file}: {stats.rows} arrears rows for {stats.employers} employers, "
+        f"¥{format_yuan(stats.total_fen)} owed"
+    )
 
 
 @sample_app.command("payments")
@@ -572,7 +578,10 @@ def sample_payments(
     stats = write_sample_payments(
         ledger_file, out_file, as_of=parse_date(as_of, a), seed=seed, share_paying=share
     )
-    out.print(f"wrote {out_file}: {stats}")
+    out.print(
+        f"wrote {out_file}: {stats.rows} payments from {stats.employers} employers, "
+        f"¥{format_yuan(stats.total_fen)} in all"
+    )
 
 
 def main() -> Any:  # pragma: no cover - console entry point

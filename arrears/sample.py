@@ -19,6 +19,7 @@ from typing import Literal
 
 from stdnum.cn import uscc
 
+from cases import ledger as fees
 from cases.importers import INSURANCES, LEDGER_COLUMNS, PAYMENT_COLUMNS, read_ledger
 from cases.money import format_yuan
 
@@ -379,6 +380,7 @@ def write_sample_ledger(
         return row
 
     source = (tally(row) for row in sample_ledger_rows(rows=rows, as_of=as_of, seed=seed))
+    path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "xlsx":
         _write_xlsx(path, LEDGER_COLUMNS, (_xlsx_ledger_cells(row) for row in source))
     else:
@@ -406,7 +408,11 @@ def write_sample_payments(
     ledger = read_ledger(Path(ledger_path))
     owed: dict[str, int] = {}
     first_due: dict[str, date] = {}
-    for item in ledger.rows:
+    items: dict[str, list[fees.Item]] = {}
+    for number, item in enumerate(ledger.rows):
+        items.setdefault(item.employer_code, []).append(
+            fees.Item(number, item.period, item.insurance, item.due_date, item.amount_due)
+        )
         owed[item.employer_code] = owed.get(item.employer_code, 0) + item.amount_due
         known = first_due.get(item.employer_code)
         if known is None or item.due_date < known:
@@ -420,17 +426,21 @@ def write_sample_payments(
     rows: list[dict[str, str]] = []
     for code in chosen:
         total = owed[code]
-        # 45% settle everything; the rest pay part of it in round hundreds of yuan, as people do.
+        span = (latest - first_due[code]).days
+        # 45% settle everything, late fees included, in one transfer; the rest pay part of the
+        # principal in round hundreds of yuan, as people do, sometimes in two transfers.
         if rng.random() < 0.45 or total < 20_000:
-            paid = total
+            day = rng.randint(0, span)
+            on = first_due[code] + timedelta(days=day)
+            parts = [fees.position(items[code], [], on, fees.FeeRules()).total_due]
+            days = [day]
         else:
             paid = max(10_000, total * rng.randint(10, 90) // 100 // 10_000 * 10_000)
-        parts = [paid]
-        if paid >= 20_000 and rng.random() < 0.35:
-            first = max(100, paid * rng.randint(30, 70) // 100 // 100 * 100)
-            parts = [first, paid - first]
-        span = (latest - first_due[code]).days
-        days = sorted(rng.randint(0, span) for _ in parts)
+            parts = [paid]
+            if paid >= 20_000 and rng.random() < 0.35:
+                first = max(100, paid * rng.randint(30, 70) // 100 // 100 * 100)
+                parts = [first, paid - first]
+            days = sorted(rng.randint(0, span) for _ in parts)
         for amount, day in zip(parts, days, strict=True):
             paid_on = first_due[code] + timedelta(days=day)
             reference = _bank_serial(rng, paid_on, references)
@@ -443,6 +453,7 @@ def write_sample_payments(
                 }
             )
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".xlsx":
         _write_xlsx(
             out,
