@@ -46,6 +46,8 @@ class FeeRules:
     cap_at_principal: bool = True  # Administrative Compulsion Law art. 45
     # Tie-break between items with the same due date and period (a policy setting).
     insurance_order: tuple[str, ...] = INSURANCE_ORDER
+    # DOMAIN default: a payment clears principal before late fees; a policy may reverse that.
+    principal_first: bool = True
 
     def __post_init__(self) -> None:
         rate = self.daily_rate
@@ -204,25 +206,38 @@ def allocate(
         to_fee: dict[int, int] = {}
         due_now = [i for i in ordered if i.due_date <= payment.paid_on]
         due_later = [i for i in ordered if i.due_date > payment.paid_on]
-        for group in (due_now, due_later):
+
+        def pay_principal(group: list[Item]) -> None:
+            nonlocal left
             for item in group:
                 take = min(left, principal_left[item.item_id])
                 if take:
-                    to_principal[item.item_id] = take
+                    to_principal[item.item_id] = to_principal.get(item.item_id, 0) + take
                     principal_left[item.item_id] -= take
                     parts[item.item_id].append((payment.paid_on, take))
                     left -= take
-            # Fees are reckoned only after this payment's principal is booked, so the part it
-            # just paid stops accruing on this very day rather than being charged as unpaid.
+
+        def pay_fees(group: list[Item]) -> None:
+            # A part of the principal booked earlier in this payment stops accruing on this very
+            # day; fees are reckoned on the parts booked so far.
+            nonlocal left
             for item in group:
                 if not left:
                     break
                 owed = late_fee(item, parts[item.item_id], payment.paid_on, rules)
                 take = min(left, owed - fee_paid[item.item_id])
                 if take > 0:
-                    to_fee[item.item_id] = take
+                    to_fee[item.item_id] = to_fee.get(item.item_id, 0) + take
                     fee_paid[item.item_id] += take
                     left -= take
+
+        for group in (due_now, due_later):
+            if rules.principal_first:
+                pay_principal(group)
+                pay_fees(group)
+            else:
+                pay_fees(group)
+                pay_principal(group)
         for item in ordered:
             if item.item_id in to_principal or item.item_id in to_fee:
                 rows.append(

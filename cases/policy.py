@@ -168,6 +168,7 @@ class Policy:
             daily_rate=self.late_fee.daily_rate,
             cap_at_principal=self.late_fee.cap_at_principal,
             insurance_order=self.allocation.insurances,
+            principal_first=self.allocation.order[0] == "principal",
         )
 
     def find(self, kind: str) -> Step | None:

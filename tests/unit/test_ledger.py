@@ -210,6 +210,34 @@ def test_principal_before_fees_fees_as_of_payment_date_then_credit() -> None:
     ]
 
 
+def test_a_payment_clears_what_is_due_before_items_falling_due_later() -> None:
+    # A 1,000,000 due 2026-09-15; C 70,000 due 2026-10-15 (a month imported later).
+    # Paid 2026-09-21: 1,003,000 = A's principal + 6 days' fee (0.0005 x 1,000,000 x 6 = 3,000).
+    # A's fee is owed on the payment day and comes before C's principal, which is not yet due.
+    c = item(3, 70000, date(2026, 10, 15), "2026-09", "pension")
+    a = item(1, 1000000, date(2026, 9, 15))
+    rows = allocate([c, a], [Payment(9, 1003000, date(2026, 9, 21))], RULES)
+    assert rows == [Allocation(9, 1, 1000000, 3000, 0, date(2026, 9, 21))]
+    pos = position([a, c], [Payment(9, 1003000, date(2026, 9, 21))], date(2026, 10, 20), RULES)
+    assert pos.items[1].total_outstanding == 0
+    # C: 70,000 unpaid 5 days: 0.0005 x 70,000 x 5 = 175.
+    assert (pos.items[3].principal_outstanding, pos.items[3].fee_outstanding) == (70000, 175)
+
+
+def test_a_policy_may_clear_fees_before_principal() -> None:
+    # 1,000,000 due 2026-09-15, 30 days late on 2026-10-15: fee 15,000. A 10,000 payment that day
+    # goes wholly to the fee when fees come first, wholly to principal by default.
+    a = item(1, 1000000, date(2026, 9, 15))
+    paid = [Payment(1, 10000, date(2026, 10, 15))]
+    fees_first = FeeRules(principal_first=False)
+    assert allocate([a], paid, fees_first) == [Allocation(1, 1, 0, 10000, 0, date(2026, 10, 15))]
+    assert allocate([a], paid, RULES) == [Allocation(1, 1, 10000, 0, 0, date(2026, 10, 15))]
+    # Ten days later: fees first left all 1,000,000 accruing, 0.0005 x 1,000,000 x 40 = 20,000,
+    # minus 10,000 paid; principal first accrued 0.0005 x (10,000 x 30 + 990,000 x 40) = 19,950.
+    assert position([a], paid, date(2026, 10, 25), fees_first).fee_outstanding == 10000
+    assert position([a], paid, date(2026, 10, 25), RULES).fee_outstanding == 19950
+
+
 def test_same_day_payments_replay_by_payment_id() -> None:
     debt = item(amount_due=1000, due_date=date(2026, 9, 15))
     day = date(2026, 9, 1)

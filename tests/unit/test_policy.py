@@ -67,6 +67,28 @@ def test_shipped_policy_loads(templates_dir: Path) -> None:
     assert list_problems(SHIPPED, templates_dir=templates_dir) == []
 
 
+def test_fee_and_allocation_settings_reach_the_ledger_rules(
+    tmp_path: Path, templates_dir: Path
+) -> None:
+    shipped = load_policy(SHIPPED, templates_dir=templates_dir).fee_rules
+    assert (shipped.daily_rate, shipped.cap_at_principal, shipped.principal_first) == (
+        Decimal("0.0005"),
+        True,
+        True,
+    )
+    path = variant(
+        tmp_path, 'order = ["principal", "late_fee"]', 'order = ["late_fee", "principal"]'
+    )
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "cap_at_principal = true", "cap_at_principal = false"
+        ),
+        encoding="utf-8",
+    )
+    changed = load_policy(path, templates_dir=templates_dir).fee_rules
+    assert (changed.cap_at_principal, changed.principal_first) == (False, False)
+
+
 def test_shipped_ladder_matches_domain_table(templates_dir: Path) -> None:
     policy = load_policy(SHIPPED, templates_dir=templates_dir)
     days = {s.kind: s.day for s in policy.steps if s.day is not None}
