@@ -1,0 +1,32 @@
+"""The `arrears` command line.
+
+Every command maps the errors a user can cause to one clear message and an exit code:
+0 done, 1 the input or the store refused the work (nothing written), 2 wrong usage.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from arrears.cli.cases import cases_app, escalate, policy_app
+from arrears.cli.sample import sample_app
+from arrears.cli.store import import_ledger, import_payments, init
+
+app = typer.Typer(
+    help=(
+        "Collect social-insurance arrears: import the arrears ledger and payments, follow each "
+        "employer's case, and decide the next step of the escalation ladder."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+app.command()(init)
+app.command("import-ledger")(import_ledger)
+app.command("import-payments")(import_payments)
+app.command()(escalate)
+app.add_typer(cases_app, name="cases")
+app.add_typer(policy_app, name="policy")
+app.add_typer(sample_app, name="sample")
+
+__all__ = ["app"]

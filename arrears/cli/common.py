@@ -1,0 +1,135 @@
+"""What every command shares: consoles, error mapping, dates, progress bars."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, NoReturn, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.exc import OperationalError
+
+from arrears.settings import Settings
+from arrears.wiring import App, NotInitialised
+from cases.importers import ImportFileError, RowError
+from cases.policy import PolicyError
+from cases.queue import CaseNotFound
+from cases.workdays import CalendarFileError, UnknownCalendarYear
+
+# Piped or redirected output keeps whole lines (rich would otherwise wrap at 80 columns).
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Date the figures and decisions are computed for (YYYY-MM-DD); default today in "
+        "the agency's time zone.",
+    ),
+]
+ImportDate = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Business date the import is recorded on (YYYY-MM-DD); default today in the "
+        "agency's time zone.",
+    ),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+class UsageProblem(Exception):
+    pass
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", markup=True)
+    raise typer.Exit(code)
+
+
+def handled(func: Callable[P, R]) -> Callable[P, R]:
+    """Map the exceptions a user can cause to a one-line message and an exit code."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (ImportFileError, PolicyError, NotInitialised, CaseNotFound) as exc:
+            fail(str(exc))
+        except (UnknownCalendarYear, CalendarFileError) as exc:
+            fail(str(exc))
+        except OperationalError as exc:
+            # The driver's first line says what went wrong (refused, unknown database, locked).
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            fail(f"cannot use the case store: {reason}")
+        except UsageProblem as exc:
+            fail(str(exc), code=2)
+        except OSError as exc:
+            # Unreadable input, a folder that cannot be created, a full disk: name the path.
+            fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+
+    return wrapper
+
+
+def make_app() -> App:
+    return App(Settings())
+
+
+def parse_date(value: str | None, app_: App, option: str = "--as-of") -> date:
+    if value is None:
+        return app_.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageProblem(f"{option} {value!r} is not a date of the form YYYY-MM-DD") from None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on a terminal; silent when output goes to a file or a pipe."""
+    if not err.is_terminal:
+        yield lambda _done: None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+def count_lines(path: Path) -> int | None:
+    if path.suffix.lower() == ".xlsx":
+        return None
+    with path.open("rb") as handle:
+        return max(sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b"")), 1)
+
+
+def print_row_errors(errors: list[RowError], *, limit: int = 200) -> None:
+    for error in errors[:limit]:
+        err.print(str(error))
+    if len(errors) > limit:
+        err.print(f"... and {len(errors) - limit} more errors")
