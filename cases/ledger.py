@@ -196,65 +196,77 @@ def allocate(
     ordered = allocation_order(items, rules.insurance_order)
     _check_unique("item_id", (i.item_id for i in ordered))
     _check_unique("payment_id", (p.payment_id for p in payments))
-    parts: dict[int, list[tuple[date, int]]] = {i.item_id: [] for i in ordered}
-    principal_left = {i.item_id: i.amount_due for i in ordered}
-    fee_paid = dict.fromkeys(principal_left, 0)
+    book = _Book(ordered, rules)
     rows: list[Allocation] = []
     for payment in sorted(payments, key=lambda p: (p.paid_on, p.payment_id)):
+        rows.extend(book.apply(payment))
+    return rows
+
+
+class _Book:
+    """The running state of a replay: principal parts paid and fees paid, per item."""
+
+    def __init__(self, ordered: list[Item], rules: FeeRules) -> None:
+        self.ordered = ordered
+        self.rules = rules
+        self.parts: dict[int, list[tuple[date, int]]] = {i.item_id: [] for i in ordered}
+        self.principal_left = {i.item_id: i.amount_due for i in ordered}
+        self.fee_paid = dict.fromkeys(self.principal_left, 0)
+
+    def apply(self, payment: Payment) -> list[Allocation]:
+        on = payment.paid_on
         left = payment.amount
         to_principal: dict[int, int] = {}
         to_fee: dict[int, int] = {}
-        due_now = [i for i in ordered if i.due_date <= payment.paid_on]
-        due_later = [i for i in ordered if i.due_date > payment.paid_on]
-
-        def pay_principal(group: list[Item]) -> None:
-            nonlocal left
-            for item in group:
-                take = min(left, principal_left[item.item_id])
-                if take:
-                    to_principal[item.item_id] = to_principal.get(item.item_id, 0) + take
-                    principal_left[item.item_id] -= take
-                    parts[item.item_id].append((payment.paid_on, take))
-                    left -= take
-
-        def pay_fees(group: list[Item]) -> None:
-            # A part of the principal booked earlier in this payment stops accruing on this very
-            # day; fees are reckoned on the parts booked so far.
-            nonlocal left
-            for item in group:
-                if not left:
-                    break
-                owed = late_fee(item, parts[item.item_id], payment.paid_on, rules)
-                take = min(left, owed - fee_paid[item.item_id])
-                if take > 0:
-                    to_fee[item.item_id] = to_fee.get(item.item_id, 0) + take
-                    fee_paid[item.item_id] += take
-                    left -= take
-
+        due_now = [i for i in self.ordered if i.due_date <= on]
+        due_later = [i for i in self.ordered if i.due_date > on]
+        steps = [(self._principal, to_principal), (self._fees, to_fee)]
+        if not self.rules.principal_first:
+            steps.reverse()
         for group in (due_now, due_later):
-            if rules.principal_first:
-                pay_principal(group)
-                pay_fees(group)
-            else:
-                pay_fees(group)
-                pay_principal(group)
-        for item in ordered:
-            if item.item_id in to_principal or item.item_id in to_fee:
-                rows.append(
-                    Allocation(
-                        payment_id=payment.payment_id,
-                        item_id=item.item_id,
-                        principal=to_principal.get(item.item_id, 0),
-                        fee=to_fee.get(item.item_id, 0),
-                        credit=0,
-                        paid_on=payment.paid_on,
-                    )
-                )
+            for step, taken in steps:
+                left = step(group, on, left, taken)
+        rows = [
+            Allocation(
+                payment_id=payment.payment_id,
+                item_id=item.item_id,
+                principal=to_principal.get(item.item_id, 0),
+                fee=to_fee.get(item.item_id, 0),
+                credit=0,
+                paid_on=on,
+            )
+            for item in self.ordered
+            if item.item_id in to_principal or item.item_id in to_fee
+        ]
         if left:
             # Reaching here means every item's principal and fee are paid as of this day, and a
             # settled principal accrues nothing more, so the credit never has a later debt to meet.
-            rows.append(Allocation(payment.payment_id, None, 0, 0, left, payment.paid_on))
-    return rows
+            rows.append(Allocation(payment.payment_id, None, 0, 0, left, on))
+        return rows
+
+    def _principal(self, group: list[Item], on: date, left: int, taken: dict[int, int]) -> int:
+        for item in group:
+            take = min(left, self.principal_left[item.item_id])
+            if take:
+                taken[item.item_id] = taken.get(item.item_id, 0) + take
+                self.principal_left[item.item_id] -= take
+                self.parts[item.item_id].append((on, take))
+                left -= take
+        return left
+
+    def _fees(self, group: list[Item], on: date, left: int, taken: dict[int, int]) -> int:
+        # A part of the principal booked earlier in this payment stops accruing on this very
+        # day: fees are reckoned on the parts booked so far.
+        for item in group:
+            if not left:
+                break
+            owed = late_fee(item, self.parts[item.item_id], on, self.rules)
+            take = min(left, owed - self.fee_paid[item.item_id])
+            if take > 0:
+                taken[item.item_id] = taken.get(item.item_id, 0) + take
+                self.fee_paid[item.item_id] += take
+                left -= take
+        return left
 
 
 def position(

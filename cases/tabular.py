@@ -10,10 +10,9 @@ makes the file unusable as a whole raises :class:`ImportFileError`.
 from __future__ import annotations
 
 import csv
-import io
 import math
 import warnings
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -120,6 +119,19 @@ def _decode(data: bytes, file: str) -> str:
         ) from None
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines with their endings, cut one at a time rather than copied whole."""
+    newline = "\n" if "\n" in text or "\r" not in text else "\r"  # "\r" alone: classic Mac
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find(newline, start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start : end + 1]
+        start = end + 1
+
+
 def _csv_records(path: Path, file: str) -> Records:
     try:
         data = path.read_bytes()
@@ -135,7 +147,8 @@ def _csv_records(path: Path, file: str) -> Records:
             file, f"contains a NUL byte at offset {nul}: a binary file, not CSV text"
         )
     text = _decode(data, file)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    del data  # a large ledger would otherwise sit in memory twice, as bytes and as text
+    reader = csv.reader(_lines(text), strict=True)
     start = 1
     while True:
         try:
