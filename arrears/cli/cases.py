@@ -18,8 +18,8 @@ from arrears.cli.common import (
     fail,
     handled,
     make_app,
+    open_store,
     out,
-    parse_date,
 )
 
 cases_app = typer.Typer(help="List and inspect cases.", no_args_is_help=True)
@@ -43,9 +43,7 @@ def cases_list(
     """Cases with what each owes, largest total due first."""
     from cases.queue import list_cases
 
-    a = make_app()
-    a.check_db()
-    day = parse_date(as_of, a)
+    a, day = open_store(as_of)
     with a.session() as session:
         rows = list_cases(
             session,
@@ -105,9 +103,7 @@ def cases_show(
     """One employer's current case: figures, items, payments and the event log."""
     from cases.queue import case_detail
 
-    a = make_app()
-    a.check_db()
-    day = parse_date(as_of, a)
+    a, day = open_store(as_of)
     with a.session() as session:
         detail = case_detail(session, employer_code, as_of=day, rules=a.policy.fee_rules)
     if as_json:
@@ -207,9 +203,7 @@ def escalate(
     """Decide every open case's next step of the ladder as of a date, with the reason."""
     from cases.facts import decide_all
 
-    a = make_app()
-    a.check_db()
-    day = parse_date(as_of, a)
+    a, day = open_store(as_of)
     if not dry_run:
         raise UsageProblem(
             "this version decides but does not send: run with --dry-run to see each case's "

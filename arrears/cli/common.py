@@ -86,6 +86,27 @@ def make_app() -> App:
     return App(Settings())
 
 
+def open_store(as_of: str | None) -> tuple[App, date]:
+    """The wired application on a store that is set up, and the date the command works for."""
+    app_ = make_app()
+    app_.check_db()
+    return app_, parse_date(as_of, app_)
+
+
+AcceptValid = Annotated[
+    bool,
+    typer.Option(
+        "--accept-valid",
+        help="Import the valid rows and write the rejected ones, with a reason, to a rejects "
+        "file. Without it, any bad row means nothing is imported.",
+    ),
+]
+Rejects = Annotated[
+    Path | None,
+    typer.Option(help="Where --accept-valid writes rejected rows (default FILE.rejects.csv)."),
+]
+
+
 def parse_date(value: str | None, app_: App, option: str = "--as-of") -> date:
     if value is None:
         return app_.today()

@@ -8,14 +8,16 @@ from typing import Annotated
 import typer
 
 from arrears.cli.common import (
+    AcceptValid,
     ImportDate,
+    Rejects,
     count_lines,
     fail,
     file_sha256,
     handled,
     make_app,
+    open_store,
     out,
-    parse_date,
     print_row_errors,
     progress_bar,
 )
@@ -36,26 +38,14 @@ def init() -> None:
 @handled
 def import_ledger(
     file: Annotated[Path, typer.Argument(help="Arrears ledger, CSV (UTF-8 or GB18030) or XLSX.")],
-    accept_valid: Annotated[
-        bool,
-        typer.Option(
-            "--accept-valid",
-            help="Import the valid rows and write the rejected ones, with a reason, to a rejects "
-            "file. Without it, any bad row means nothing is imported.",
-        ),
-    ] = False,
-    rejects: Annotated[
-        Path | None,
-        typer.Option(help="Where --accept-valid writes rejected rows (default FILE.rejects.csv)."),
-    ] = None,
+    accept_valid: AcceptValid = False,
+    rejects: Rejects = None,
     as_of: ImportDate = None,
 ) -> None:
     """Import the arrears ledger: one row per (employer, period, insurance) amount owed."""
     from cases.intake import import_ledger as run_import
 
-    a = make_app()
-    a.check_db()
-    today = parse_date(as_of, a)
+    a, today = open_store(as_of)
     if not file.is_file():
         fail(f"{file}: no such file")
     with progress_bar("reading", count_lines(file)) as tick:
@@ -98,24 +88,15 @@ def import_payments(
     file: Annotated[
         Path, typer.Argument(help="Bank payments file: employer_code,amount,paid_on,reference.")
     ],
-    accept_valid: Annotated[
-        bool,
-        typer.Option(
-            "--accept-valid", help="Import the valid rows, write the rest to a rejects file."
-        ),
-    ] = False,
-    rejects: Annotated[
-        Path | None, typer.Option(help="Rejects file (default FILE.rejects.csv).")
-    ] = None,
+    accept_valid: AcceptValid = False,
+    rejects: Rejects = None,
     as_of: ImportDate = None,
 ) -> None:
     """Import payments and apply them: principal first, oldest due date first, then late fees."""
     from cases.payments import check_payments
     from cases.payments import import_payments as run_import
 
-    a = make_app()
-    a.check_db()
-    today = parse_date(as_of, a)
+    a, today = open_store(as_of)
     if not file.is_file():
         fail(f"{file}: no such file")
     parsed = importers.read_payments(file)
