@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, col
 
+from cases import locks
 from cases.accounts import chunked, load_books, rebuild_allocations
 from cases.bulk import insert_returning, insert_rows
 from cases.casework import PolicyRef, add_events, event_row, load_open_cases, open_cases, reconcile
@@ -59,6 +60,7 @@ def import_ledger(
     progress: Progress | None = None,
 ) -> LedgerImportResult:
     """Write validated ledger rows; the caller commits (or rolls back) the session."""
+    locks.hold(session, locks.IMPORTS, holder=f"{actor} {file_name}")
     result = LedgerImportResult(rows=len(rows))
     source = f"ledger file {file_name}"
     by_code: dict[str, list[LedgerRow]] = defaultdict(list)

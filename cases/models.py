@@ -234,3 +234,13 @@ class ImportBatch(SQLModel, table=True):
     rows: int
     stats: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     imported_at: datetime = Field(default_factory=utcnow)
+
+
+class StoreLock(SQLModel, table=True):
+    """Named locks that serialise writers which must not interleave (imports, nightly runs)."""
+
+    __tablename__ = "store_lock"
+
+    name: str = Field(primary_key=True)
+    held_by: str
+    taken_at: datetime = Field(default_factory=utcnow)

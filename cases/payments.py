@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
+from cases import locks
 from cases.accounts import chunked, load_books, rebuild_allocations
 from cases.bulk import insert_returning
 from cases.casework import PolicyRef, add_events, event_row, load_open_cases, reconcile
@@ -53,6 +54,7 @@ def check_payments(
     session: Session, rows: Sequence[PaymentRow], *, file_name: str, today: date
 ) -> PaymentCheck:
     """Errors that need the store: unknown employer, reused reference, payment dated later."""
+    locks.hold(session, locks.IMPORTS, holder=f"payments {file_name}")
     check = PaymentCheck()
     codes = sorted({r.employer_code for r in rows})
     employer_ids: dict[str, int] = {}
