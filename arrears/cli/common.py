@@ -146,7 +146,8 @@ def count_lines(path: Path) -> int | None:
     if path.suffix.lower() == ".xlsx":
         return None
     with path.open("rb") as handle:
-        return max(sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b"")), 1)
+        lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+        return max(lines - 1, 1)  # the header is not a row
 
 
 def print_row_errors(errors: list[RowError], *, limit: int = 200) -> None:
