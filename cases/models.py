@@ -107,10 +107,13 @@ class Notice(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
-    business_key: str = Field(unique=True, description="case:step:channel:as_of")
+    business_key: str = Field(unique=True, description="case:step:channel[:document]:as_of")
     step: str
     level: int
     channel: str
+    document_type: str | None = Field(
+        default=None, description="for letters: the template's name, e.g. order_to_pay"
+    )
     status: str = Field(default="planned", index=True)
     document_number: str | None = Field(default=None, unique=True)
     issued_on: date
@@ -121,9 +124,23 @@ class Notice(SQLModel, table=True):
     recipient: str | None = None
     provider_id: str | None = None
     error: str | None = None
-    content_sha256: str | None = None
+    content_sha256: str | None = Field(default=None, description="sha256 of the stored PDF")
+    data_sha256: str | None = Field(
+        default=None, description="sha256 of the letter's data, printed in its QR code"
+    )
+    pages: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class DocumentSequence(SQLModel, table=True):
+    """The last document number (文号) issued per notice type and year; numbers never skip."""
+
+    __tablename__ = "document_sequence"
+
+    notice_type: str = Field(primary_key=True)
+    year: int = Field(primary_key=True)
+    last: int = 0
 
 
 class OfficerTask(SQLModel, table=True):
