@@ -5,15 +5,57 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ARREARS_", env_file=None, extra="ignore")
+class Agency(BaseModel):
+    """The issuing office as its letters show it: letterhead, seal, where to pay and to appeal.
 
+    Set per office through the environment, e.g. ``ARREARS_AGENCY__NAME=...``. The defaults
+    describe an invented district office so that a new installation prints complete letters.
+    """
+
+    name: str = "天津市社会保险基金管理中心和平分中心"
+    short_name: str = "和平社保"
+    address: str = "天津市和平区南京路189号"
+    postcode: str = "300051"
+    phone: str = "022-27301234"
+    seal_text: str = "天津市社会保险基金管理中心和平分中心（印章）"
+    bank_name: str = "中国工商银行天津和平支行"
+    bank_account: str = "0302001109300012345"
+    reconsideration_body: str = "天津市和平区人民政府"
+    court: str = "天津市和平区人民法院"
+    # Who receives a referral (inspection is the office's own; audit and labour supervision are
+    # separate bodies).
+    audit_body: str = "天津市社会保险基金管理中心稽核处"
+    labour_supervision_body: str = "天津市和平区劳动保障监察大队"
+    # 文号 prefix: the city's and office's abbreviation, then a code per kind of document.
+    document_prefix: str = "津和社保"
+    document_codes: dict[str, str] = Field(
+        default_factory=lambda: {
+            "reminder_letter": "催",
+            "interview_notice": "约",
+            "inspection_referral": "查",
+            "order_to_pay": "限缴",
+            "enforcement_demand": "催告",
+            "forced_transfer_decision": "划决",
+            "bank_transfer_notice": "协划",
+            "collateral_demand": "担",
+            "deferred_payment_agreement": "缓协",
+            "court_application": "执申",
+        }
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ARREARS_", env_file=None, extra="ignore", env_nested_delimiter="__"
+    )
+
+    agency: Agency = Field(default_factory=Agency)
     data_dir: Path = Field(default=Path("var"), description="SQLite file, PDFs, outbox, exports")
     database_url: str | None = Field(
         default=None,

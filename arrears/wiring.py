@@ -11,6 +11,7 @@ from pathlib import Path
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from notifications.pdf import PdfPrinter, require_cjk_font
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -20,6 +21,8 @@ from cases.casework import PolicyRef
 from cases.policy import Policy
 from cases.policy_file import load_policy
 from cases.workdays import WorkCalendar
+from notifications.documents import DocumentStore
+from notifications.letters import LetterDesk, LetterDetails, LetterRenderer
 
 
 class NotInitialised(Exception):
@@ -58,6 +61,26 @@ class App:
     def policy_ref(self) -> PolicyRef:
         policy = self.policy
         return PolicyRef(name=policy.name, version=policy.version, fee_rules=policy.fee_rules)
+
+    @cached_property
+    def documents(self) -> DocumentStore:
+        return DocumentStore(self.settings.data_dir / "documents")
+
+    @cached_property
+    def printer(self) -> PdfPrinter:
+        require_cjk_font()  # refuse up front rather than file letters of empty boxes
+        return PdfPrinter(self.settings.templates_dir / "letters")
+
+    def letter_desk(self, session: Session, details: LetterDetails | None = None) -> LetterDesk:
+        return LetterDesk(
+            session=session,
+            policy=self.policy,
+            agency=self.settings.agency,
+            renderer=LetterRenderer(self.settings.templates_dir),
+            printer=self.printer,
+            store=self.documents,
+            details=details or LetterDetails(),
+        )
 
     def init_db(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -116,6 +116,27 @@ def decide(facts: CaseFacts, as_of: date, policy: Policy) -> Decision:
     return _Ladder(facts, as_of, policy).climb()
 
 
+def judge(facts: CaseFacts, as_of: date, policy: Policy, kind: str) -> Decision:
+    """One named rung judged on its own: due, waiting (and for what), or skipped and why.
+
+    ``decide`` answers "what next"; this answers "why not this one", which is what an officer
+    asking for a particular step needs to hear.
+    """
+    step = policy.step(kind)
+    ladder = _Ladder(facts, as_of, policy)
+    taken = ladder.latest.get(kind)
+    if taken is not None:
+        return ladder._decide("wait", step, f"already taken on {taken.taken_on}")
+    try:
+        decision = ladder._consider(step)
+    except UnknownCalendarYear as exc:
+        return ladder._decide("defer", step, f"deferred: {exc}", missing_year=exc.year)
+    if decision is None:
+        why = "; ".join(reason for skipped, reason in ladder.skipped if skipped == step)
+        return ladder._decide("wait", step, f"does not apply: {why}")
+    return decision
+
+
 def step_deadline(record: StepRecord, step: Step, policy: Policy) -> date | None:
     """The employer's deadline under ``record``, counted from service; None until served.
 

@@ -59,8 +59,8 @@ class CaseHead:
     opted_out: bool
 
 
-def open_case_heads(session: Session) -> list[CaseHead]:
-    rows = session.execute(
+def open_case_heads(session: Session, case_ids: Sequence[int] | None = None) -> list[CaseHead]:
+    query = (
         select(
             col(Case.id),
             col(Case.employer_id),
@@ -80,7 +80,9 @@ def open_case_heads(session: Session) -> list[CaseHead]:
         .where(col(Case.status).not_in([s.value for s in CLOSED]))
         .order_by(col(Case.id))
     )
-    return [CaseHead(*row) for row in rows]
+    if case_ids is not None:
+        query = query.where(col(Case.id).in_(list(case_ids)))
+    return [CaseHead(*row) for row in session.execute(query)]
 
 
 def build_facts(

@@ -47,6 +47,12 @@ def format_yuan(fen: int) -> str:
     return str(fen_to_yuan(fen))
 
 
+def format_grouped(fen: int) -> str:
+    """``1234567`` -> ``"12,345.67"``: amounts as letters and screens print them."""
+    whole, _, cents = format_yuan(abs(fen)).partition(".")
+    return f"{'-' if fen < 0 else ''}{int(whole):,}.{cents}"
+
+
 def round_half_up(value: Decimal) -> int:
     """Round a fen amount to a whole fen, half away from zero (the agency's rounding)."""
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))

@@ -18,6 +18,15 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# Printing letters (WeasyPrint): Pango, and HarfBuzz's subsetter, without which WeasyPrint subsets
+# fonts with fontTools and a Chinese letter takes ~20 s instead of ~0.1 s; fontconfig's fc-list,
+# which the app asks for a Chinese font before printing. Fonts (templates/letters/letter.css):
+# AR PL UMing, a Song/Ming serif (chosen by size and speed: ~90 KB, ~90 ms a letter, against
+# ~350 KB, ~165 ms with Noto Serif CJK); WenQuanYi Zen Hei for the rare characters UMing lacks;
+# Liberation Serif for Latin letters and figures.
+apt_install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig \
+  fonts-arphic-uming fonts-wqy-zenhei fonts-liberation2
+
 PYTHON=${PYTHON:-python3}
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
   apt_install python3 python3-venv python3-dev

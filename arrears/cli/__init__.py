@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from arrears.cli.cases import cases_app, escalate, policy_app
+from arrears.cli.letters import letters_app
 from arrears.cli.sample import sample_app
 from arrears.cli.store import import_ledger, import_payments, init
 
@@ -27,6 +28,7 @@ app.command("import-payments")(import_payments)
 app.command()(escalate)
 app.add_typer(cases_app, name="cases")
 app.add_typer(policy_app, name="policy")
+app.add_typer(letters_app, name="letters")
 app.add_typer(sample_app, name="sample")
 
 __all__ = ["app"]

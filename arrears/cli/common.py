@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn, ParamSpec, TypeVar
 
 import typer
+from notifications.pdf import FontMissing
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.exc import OperationalError
@@ -19,9 +20,11 @@ from sqlalchemy.exc import OperationalError
 from arrears.settings import Settings
 from arrears.wiring import App, NotInitialised
 from cases.importers import ImportFileError, RowError
+from cases.notices import NoticeError
 from cases.policy import PolicyError
 from cases.queue import CaseNotFound
 from cases.workdays import CalendarFileError, UnknownCalendarYear
+from notifications.documents import DocumentCorrupt
 
 # Piped or redirected output keeps whole lines (rich would otherwise wrap at 80 columns).
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
@@ -65,7 +68,9 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except (ImportFileError, PolicyError, NotInitialised, CaseNotFound) as exc:
+        except (ImportFileError, PolicyError, NotInitialised, CaseNotFound, NoticeError) as exc:
+            fail(str(exc))
+        except (FontMissing, DocumentCorrupt) as exc:
             fail(str(exc))
         except (UnknownCalendarYear, CalendarFileError) as exc:
             fail(str(exc))

@@ -1,0 +1,327 @@
+"""Letters on record: numbering them, what they state, and when they were served.
+
+Rendering lives in ``notifications``; this module owns the notice rows. A letter is opened with
+its document number (文号) inside the caller's transaction, so a letter that fails to print rolls
+its number back and the sequence keeps no gap. Clocks run from service (送达): serving a letter
+records how and when, and fixes the deadline its step gives the employer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import PurePosixPath
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from cases import ledger
+from cases.accounts import case_position, load_books
+from cases.models import BankInquiry, Case, CaseEvent, Employer, Notice, utcnow
+from cases.numbering import format_number, next_number
+from cases.policy import Policy, Step
+from cases.workdays import UnknownCalendarYear
+
+SERVICE_METHODS = {
+    "in_person": "直接送达",
+    "left_at_premises": "留置送达",
+    "post": "邮寄送达",
+    "public_announcement": "公告送达",
+}
+
+
+class NoticeError(Exception):
+    """A letter action the record does not allow; the message is meant for an officer."""
+
+
+def document_types(step: Step) -> list[str]:
+    """The documents a letter step issues, named after their templates (``order_to_pay``)."""
+    return [PurePosixPath(t).name.removesuffix(".html.j2") for t in step.templates]
+
+
+@dataclass(frozen=True)
+class LetterItem:
+    period: str
+    insurance: str
+    kind: str
+    principal: int  # fen outstanding
+    late_fee: int  # fen outstanding
+
+
+@dataclass(frozen=True)
+class ServedNotice:
+    document_number: str
+    document_type: str
+    issued_on: date
+    served_on: date | None
+    service_method: str | None
+
+
+@dataclass(frozen=True)
+class LetterFacts:
+    """What a letter states about the case on its issue date."""
+
+    case_id: int
+    employer_code: str
+    employer_name: str
+    employer_address: str | None
+    contact_name: str | None
+    mobile: str | None
+    items: tuple[LetterItem, ...]
+    principal: int
+    late_fee: int
+    total: int
+    bank_name: str | None
+    account_number: str | None
+    balance: int | None
+    earlier: tuple[ServedNotice, ...]
+
+
+def letter_facts(
+    session: Session, *, case_id: int, as_of: date, rules: ledger.FeeRules
+) -> LetterFacts:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NoticeError(f"no case {case_id}")
+    employer = session.get(Employer, case.employer_id)
+    assert employer is not None
+    book = load_books(session, [case.employer_id])[case.employer_id]
+    pos = case_position(book, case_id, as_of, rules)
+    rows = {i.id: i for i in book.items}
+    items = tuple(
+        LetterItem(
+            period=rows[item.item_id].period,
+            insurance=rows[item.item_id].insurance,
+            kind=rows[item.item_id].kind,
+            principal=pos.items[item.item_id].principal_outstanding,
+            late_fee=pos.items[item.item_id].fee_outstanding,
+        )
+        for item in ledger.allocation_order(
+            [rows[i].as_ledger_item() for i in pos.items], rules.insurance_order
+        )
+        if pos.items[item.item_id].total_outstanding
+    )
+    inquiry = session.execute(
+        select(BankInquiry)
+        .where(col(BankInquiry.case_id) == case_id, col(BankInquiry.inquired_on) <= as_of)
+        .order_by(col(BankInquiry.inquired_on).desc(), col(BankInquiry.id).desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    earlier = tuple(
+        ServedNotice(
+            n.document_number or "",
+            n.document_type or n.step,
+            n.issued_on,
+            n.served_on,
+            n.service_method,
+        )
+        for n in session.execute(
+            select(Notice)
+            .where(
+                col(Notice.case_id) == case_id,
+                col(Notice.document_number).is_not(None),
+                col(Notice.issued_on) <= as_of,
+            )
+            .order_by(col(Notice.issued_on), col(Notice.id))
+        ).scalars()
+    )
+    return LetterFacts(
+        case_id=case_id,
+        employer_code=employer.code,
+        employer_name=employer.name,
+        employer_address=employer.address,
+        contact_name=employer.contact_name,
+        mobile=employer.mobile,
+        items=items,
+        principal=pos.principal_outstanding,
+        late_fee=pos.fee_outstanding,
+        total=pos.total_due,
+        bank_name=inquiry.bank_name if inquiry else None,
+        account_number=inquiry.account_number if inquiry else None,
+        balance=inquiry.balance_fen if inquiry else None,
+        earlier=earlier,
+    )
+
+
+def open_letter(
+    session: Session,
+    *,
+    case_id: int,
+    step: Step,
+    document_type: str,
+    issued_on: date,
+    prefix: str,
+) -> tuple[Notice, bool]:
+    """The notice row of one document, numbered; ``(notice, False)`` when it already exists."""
+    key = f"{case_id}:{step.kind}:letter:{document_type}:{issued_on}"
+    existing = session.execute(
+        select(Notice).where(col(Notice.business_key) == key)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing, False
+    number = next_number(session, notice_type=document_type, year=issued_on.year)
+    notice = Notice(
+        case_id=case_id,
+        business_key=key,
+        step=step.kind,
+        level=step.level,
+        channel="letter",
+        document_type=document_type,
+        status="numbered",
+        document_number=format_number(prefix, issued_on.year, number),
+        issued_on=issued_on,
+    )
+    session.add(notice)
+    session.flush()
+    return notice, True
+
+
+def record_printed(
+    session: Session,
+    notice: Notice,
+    *,
+    content_sha256: str,
+    data_sha256: str,
+    pages: int,
+    title: str,
+    actor: str,
+) -> None:
+    notice.content_sha256 = content_sha256
+    notice.data_sha256 = data_sha256
+    notice.pages = pages
+    notice.status = "printed"
+    notice.updated_at = utcnow()
+    session.add(notice)
+    session.add(
+        CaseEvent(
+            case_id=notice.case_id,
+            on_date=notice.issued_on,
+            kind="letter_issued",
+            actor=actor,
+            step=notice.step,
+            message=f"{title} {notice.document_number} issued ({pages} page(s))",
+            data={
+                "document_number": notice.document_number,
+                "document_type": notice.document_type,
+                "sha256": content_sha256,
+                "data_sha256": data_sha256,
+            },
+        )
+    )
+
+
+def take_step(
+    session: Session,
+    case: Case,
+    step: Step,
+    *,
+    on_date: date,
+    actor: str,
+    reason: str,
+    policy: Policy,
+) -> None:
+    """Record that the case climbed to ``step`` (its stage never goes down)."""
+    if step.level > case.stage:
+        case.stage = step.level
+        case.stage_step = step.kind
+        case.updated_at = utcnow()
+        session.add(case)
+    session.add(
+        CaseEvent(
+            case_id=case.id or 0,
+            on_date=on_date,
+            kind="step_taken",
+            actor=actor,
+            step=step.kind,
+            policy_version=f"{policy.name} {policy.version}",
+            message=f"{step.label} ({step.title}): {reason}",
+            data={"level": step.level},
+        )
+    )
+
+
+def find_letter(session: Session, document_number: str) -> Notice:
+    notice = session.execute(
+        select(Notice).where(col(Notice.document_number) == document_number.strip())
+    ).scalar_one_or_none()
+    if notice is None:
+        raise NoticeError(f"no letter with document number {document_number}")
+    return notice
+
+
+def serve(
+    session: Session,
+    *,
+    document_number: str,
+    method: str,
+    served_on: date,
+    receipt_number: str | None,
+    actor: str,
+    policy: Policy,
+) -> Notice:
+    """Record service (送达) of a letter; its step's deadline now runs from ``served_on``."""
+    notice = find_letter(session, document_number)
+    if method not in SERVICE_METHODS:
+        raise NoticeError(
+            f"unknown service method {method!r}: use one of {', '.join(SERVICE_METHODS)}"
+        )
+    if served_on < notice.issued_on:
+        raise NoticeError(
+            f"{document_number} was issued on {notice.issued_on}; it cannot be served on "
+            f"{served_on}, before it existed"
+        )
+    if notice.served_on is not None:
+        raise NoticeError(
+            f"{document_number} was already served on {notice.served_on} "
+            f"({SERVICE_METHODS.get(notice.service_method or '', notice.service_method)})"
+        )
+    step = policy.find(notice.step)
+    message = f"{document_number} served {served_on} by {SERVICE_METHODS[method]}"
+    data: dict[str, str | None] = {
+        "document_number": document_number,
+        "method": method,
+        "served_on": str(served_on),
+        "receipt_number": receipt_number,
+    }
+    if step is not None and step.deadline_days:
+        try:
+            notice.deadline_on = policy.deadline(served_on, step.deadline_days)
+            message += f"; the employer's time limit runs to {notice.deadline_on}"
+            data["deadline_on"] = str(notice.deadline_on)
+        except UnknownCalendarYear as exc:
+            message += f"; deadline not set: {exc}"
+            data["missing_calendar_year"] = str(exc.year)
+    notice.served_on = served_on
+    notice.service_method = method
+    notice.receipt_number = receipt_number
+    notice.status = "served"
+    notice.updated_at = utcnow()
+    session.add(notice)
+    session.add(
+        CaseEvent(
+            case_id=notice.case_id,
+            on_date=served_on,
+            kind="notice_served",
+            actor=actor,
+            step=notice.step,
+            message=message,
+            data=data,
+        )
+    )
+    return notice
+
+
+def letters_issued_on(session: Session, day: date) -> list[tuple[Notice, Employer]]:
+    """The day's printed letters in document-number order, with their addressees."""
+    rows = session.execute(
+        select(Notice, Employer)
+        .join(Case, col(Case.id) == col(Notice.case_id))
+        .join(Employer, col(Employer.id) == col(Case.employer_id))
+        .where(
+            col(Notice.issued_on) == day,
+            col(Notice.channel) == "letter",
+            col(Notice.content_sha256).is_not(None),
+        )
+        .order_by(col(Notice.document_type), col(Notice.document_number))
+    ).all()
+    return [(notice, employer) for notice, employer in rows]
