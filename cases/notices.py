@@ -241,7 +241,7 @@ def take_step(
 
 
 def find_letter(session: Session, document_number: str) -> Notice:
-    notice = session.execute(
+    notice: Notice | None = session.execute(
         select(Notice).where(col(Notice.document_number) == document_number.strip())
     ).scalar_one_or_none()
     if notice is None:
