@@ -26,6 +26,8 @@ apt_install() {
 # Liberation Serif for Latin letters and figures.
 apt_install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig \
   fonts-arphic-uming fonts-wqy-zenhei fonts-liberation2
+# pdftoppm turns a letter's page into the PNG the README shows (scripts/letter_picture.py).
+apt_install poppler-utils
 
 PYTHON=${PYTHON:-python3}
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
