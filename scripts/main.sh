@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set everything up and run the main job on the embedded default (SQLite under ./var, no
 # credentials): generate a sample Tianjin ledger and bank payments, import both, and decide every
-# open case's next step of the escalation ladder as of today.
+# open case's next step of the escalation ladder as of today; issue reminder letters for the
+# largest debts and print the day's batch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -17,3 +18,10 @@ $arrears import-ledger "$data/sample/ledger.csv" --as-of "$today"
 $arrears import-payments "$data/sample/payments.csv" --as-of "$today"
 $arrears cases list --as-of "$today" --limit 15
 $arrears escalate --as-of "$today" --dry-run --limit 25
+
+# Reminder letters for the three largest debts, then the day's print batch for the post room.
+for code in $($arrears cases list --as-of "$today" --limit 3 --json \
+    | .venv/bin/python -c 'import json, sys; print(" ".join(c["employer_code"] for c in json.load(sys.stdin)))'); do
+  $arrears letters issue "$code" --step reminder_letter --as-of "$today"
+done
+$arrears letters batch --date "$today"
