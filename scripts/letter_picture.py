@@ -92,9 +92,8 @@ def main(out: Path) -> None:
         )
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(stem.with_suffix(".png"), out)
-        print(
-            f"{out}: page 1 of {letter.document_number} ({letter.path.stat().st_size:,} bytes PDF)"
-        )
+        size = letter.path.stat().st_size
+        print(f"{out}: page 1 of {letter.document_number} ({letter.pages} page(s), {size:,} bytes)")
 
 
 if __name__ == "__main__":

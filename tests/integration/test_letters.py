@@ -185,6 +185,7 @@ def test_hostile_employer_name_prints_literally_and_fetches_nothing(
         )
     data = store.documents.read(letter.sha256)
     text = pdf_text(data)
+    assert letter.pages == 1  # a reminder with a few rows is one sheet for the post room
     assert '<img src="file:///etc/passwd">天津恶意有限公司' in text
     assert "root:x:0:0" not in text
     reader = PdfReader(io.BytesIO(data))
