@@ -11,7 +11,6 @@ from pathlib import Path
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from notifications.pdf import PdfPrinter, require_cjk_font
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -23,6 +22,7 @@ from cases.policy_file import load_policy
 from cases.workdays import WorkCalendar
 from notifications.documents import DocumentStore
 from notifications.letters import LetterDesk, LetterDetails, LetterRenderer
+from notifications.pdf import PdfPrinter, require_cjk_font
 
 
 class NotInitialised(Exception):

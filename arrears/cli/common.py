@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, NoReturn, ParamSpec, TypeVar
 
 import typer
-from notifications.pdf import FontMissing
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.exc import OperationalError
@@ -25,6 +24,7 @@ from cases.policy import PolicyError
 from cases.queue import CaseNotFound
 from cases.workdays import CalendarFileError, UnknownCalendarYear
 from notifications.documents import DocumentCorrupt
+from notifications.pdf import FontMissing
 
 # Piped or redirected output keeps whole lines (rich would otherwise wrap at 80 columns).
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 240)

@@ -157,6 +157,32 @@ def batch(
     out.print(f"manifest: {result.manifest}")
 
 
+@letters_app.command("verify")
+@handled
+def verify(
+    code: Annotated[
+        str,
+        typer.Argument(help="What the letter's QR code reads: 'DOCUMENT_NUMBER|HASH'."),
+    ],
+) -> None:
+    """Check a printed letter against the record, by the contents of its QR code."""
+    number, _, digest = code.strip().partition("|")
+    if not digest:
+        raise UsageProblem("give the QR code's text: the document number, '|', and the hash")
+    a, _ = open_store(None)
+    with a.session() as session:
+        notice = find_letter(session, number)
+    if notice.data_sha256 != digest.strip().lower():
+        fail(
+            f"{number} does NOT match the record: the printed letter states something other "
+            "than what the agency issued under this number"
+        )
+    out.print(
+        f"{number} matches the record: issued {notice.issued_on}"
+        + (f", served {notice.served_on}" if notice.served_on else ", not yet served")
+    )
+
+
 @letters_app.command("list")
 @handled
 def list_letters(

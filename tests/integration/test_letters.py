@@ -222,6 +222,23 @@ def test_reissue_gives_the_stored_letter_and_numbers_run_on(
     assert sha is not None and shown.read_bytes() == store.documents.read(sha)
 
 
+def test_qr_code_checks_a_printed_letter_against_the_record(
+    db_env: dict[str, str], store: App, case_id: int
+) -> None:
+    with store.session() as session:
+        (letter,) = store.letter_desk(session).issue(
+            case_id=case_id, step_kind="reminder_letter", issued_on=date(2026, 10, 20), actor="t"
+        )
+        digest = session.execute(
+            select(Notice.data_sha256).where(Notice.document_number == letter.document_number)
+        ).scalar_one()
+    assert digest is not None and digest[:16] in pdf_text(store.documents.read(letter.sha256))
+    good = run(db_env, "letters", "verify", f"{letter.document_number}|{digest}")
+    assert good.exit_code == 0 and "matches the record" in good.stdout
+    forged = run(db_env, "letters", "verify", f"{letter.document_number}|{'0' * 64}")
+    assert forged.exit_code == 1 and "does NOT match" in forged.stderr
+
+
 def test_enforcement_letter_refused_until_the_procedure_allows_it(
     db_env: dict[str, str], case_id: int
 ) -> None:
