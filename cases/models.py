@@ -122,8 +122,13 @@ class Notice(SQLModel, table=True):
     receipt_number: str | None = None
     deadline_on: date | None = None
     recipient: str | None = None
-    provider_id: str | None = None
+    body: str | None = Field(default=None, description="the SMS text or the voice script sent")
+    segments: int | None = Field(default=None, description="SMS parts billed (UCS-2 / GSM-7)")
+    provider_id: str | None = Field(default=None, index=True, description="Twilio SID")
+    error_code: int | None = None
     error: str | None = None
+    attempts: int = 0
+    sent_at: datetime | None = None
     content_sha256: str | None = Field(default=None, description="sha256 of the stored PDF")
     data_sha256: str | None = Field(
         default=None, description="sha256 of the letter's data, printed in its QR code"
