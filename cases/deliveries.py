@@ -128,7 +128,7 @@ def plan_fallback(session: Session, notice: Notice, *, on_date: date, actor: str
     """Plan the step's letter when its SMS could not reach the employer (once per step)."""
     key = f"{notice.case_id}:{notice.step}:letter:fallback"
     exists = session.execute(
-        select(Notice.id).where(col(Notice.business_key) == key)
+        select(col(Notice.id)).where(col(Notice.business_key) == key)
     ).scalar_one_or_none()
     if exists is not None:
         return False
@@ -264,7 +264,7 @@ def _employers_with(session: Session, number: str) -> list[Employer]:
 
 def _current_case(session: Session, employer: Employer) -> int | None:
     case_id: int | None = session.execute(
-        select(Case.id)
+        select(col(Case.id))
         .where(col(Case.employer_id) == employer.id)
         .order_by(col(Case.closed_on).is_not(None), col(Case.id).desc())
         .limit(1)
