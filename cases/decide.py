@@ -85,6 +85,7 @@ class Decision:
     deadline_on: date | None = None  # the employer's deadline for the step taken, if known now
     missing_calendar_year: int | None = None
     skipped: tuple[tuple[Step, str], ...] = ()
+    channel: str | None = None  # the step's own channel, or its fallback when a guard sent it there
 
 
 def decide(facts: CaseFacts, as_of: date, policy: Policy) -> Decision:
@@ -217,9 +218,15 @@ class _Ladder:
             return self._decide("wait", step, f"waits until {due}: {why}", due_on=due)
         due_text = f"{why}, due {due}"
 
+        channel = step.channel
         for guard in step.guards:
             holds, state = self.check(guard)
             if holds:
+                continue
+            if guard.on_fail == "fallback" and step.fallback_channel:
+                if channel == step.channel:  # the first failing guard says why
+                    channel = step.fallback_channel
+                    due_text += f"; by {channel}: '{guard.text}' fails: {state}"
                 continue
             if guard.on_fail == "skip":
                 self.skipped.append((step, f"'{guard.text}' fails: {state}"))
@@ -248,7 +255,9 @@ class _Ladder:
         deadline_on = None
         if step.deadline_days is not None and not step.requires_service:
             deadline_on = self.policy.deadline(self.as_of, step.deadline_days)
-        return self._decide("take_step", step, due_text, due_on=due, deadline_on=deadline_on)
+        return self._decide(
+            "take_step", step, due_text, due_on=due, deadline_on=deadline_on, channel=channel
+        )
 
     def _anchors(self, step: Step) -> list[Anchor]:
         anchors = list(step.after)
@@ -340,6 +349,7 @@ class _Ladder:
         due_on: date | None = None,
         deadline_on: date | None = None,
         missing_year: int | None = None,
+        channel: str | None = None,
     ) -> Decision:
         parts = [f"{self.policy.label}" + (f" {step.label}" if step else "") + f": {why}"]
         parts.append(self.history)
@@ -352,6 +362,7 @@ class _Ladder:
             due_on=due_on,
             deadline_on=deadline_on,
             missing_calendar_year=missing_year,
+            channel=channel or (step.channel if step else None),
             skipped=tuple(self.skipped),
         )
 

@@ -218,6 +218,7 @@ def decide_all(session: Session, *, as_of: date, policy: Policy) -> list[dict[st
             "stage": head.stage_step or "none",
             "action": d.action,
             "step": d.step.kind if d.step else None,
+            "channel": d.channel,
             "level": d.step.level if d.step else None,
             "reason": d.reason,
             "due_on": str(d.due_on) if d.due_on else None,

@@ -41,7 +41,8 @@ AFTER_DEMAND_KINDS = frozenset({"forced_transfer", "collateral_demand", "court_a
 
 CHANNELS: tuple[str, ...] = ("sms", "voice", "officer_task", "letter")
 ANCHOR_EVENTS: tuple[str, ...] = ("served", "deadline")
-GUARD_FAIL_MODES: tuple[str, ...] = ("skip", "wait")
+# skip: pass the rung over; wait: stay on it; fallback: take it by the step's fallback channel.
+GUARD_FAIL_MODES: tuple[str, ...] = ("skip", "wait", "fallback")
 ALLOCATION_TARGETS: tuple[str, ...] = ("principal", "late_fee")
 INSURANCES: tuple[str, ...] = ("pension", "medical", "work_injury", "unemployment", "maternity")
 
@@ -124,6 +125,13 @@ class Step:
     requires_service: bool = False
     guards: tuple[Guard, ...] = ()
     requires_approval: bool = False
+    # When a "fallback" guard fails (no mobile, opted out), the rung is taken on this channel.
+    fallback_channel: str | None = None
+    fallback_templates: tuple[str, ...] = ()
+    max_segments: int | None = None  # SMS parts a rendered text may cost
+
+    def templates_for(self, channel: str) -> tuple[str, ...]:
+        return self.fallback_templates if channel == self.fallback_channel else self.templates
 
     @property
     def label(self) -> str:

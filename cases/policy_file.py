@@ -43,6 +43,7 @@ __all__ = ["list_problems", "load_policy"]
 _STEP_KEYS = frozenset({
     "level", "kind", "title", "channel", "templates", "officer_task", "day", "after", "on", "days",
     "deadline_days", "requires_service", "guards", "on_guard_fail", "requires_approval",
+    "fallback_channel", "fallback_templates", "max_segments",
 })
 _TOP_KEYS = frozenset({
     "name", "version", "working_day_limit", "min_days_between_steps", "late_fee", "allocation",
@@ -207,6 +208,22 @@ class _Reader:
         deadline_days = (
             self.count(table, "deadline_days", where, None) if "deadline_days" in table else None
         )
+        guards = self.guards(table, where)
+        fallback = table.get("fallback_channel")
+        fallback_templates: tuple[str, ...] = ()
+        if fallback is not None:
+            if fallback not in CHANNELS or fallback == channel:
+                self.fail(where, f"fallback_channel must be another channel of {list(CHANNELS)}")
+            fallback_templates = self.templates(table.get("fallback_templates"), where)
+        elif "fallback_templates" in table:
+            self.fail(where, "fallback_templates belongs with fallback_channel")
+        if any(g.on_fail == "fallback" for g in guards) and fallback is None:
+            self.fail(where, 'a guard that falls back needs fallback_channel = "<channel>"')
+        max_segments = None
+        if "max_segments" in table:
+            max_segments = self.count(table, "max_segments", where, None)
+            if channel != "sms":
+                self.fail(where, "max_segments applies to sms steps only")
         return Step(
             level=level_n,
             kind=kind_s,
@@ -218,8 +235,11 @@ class _Reader:
             after=after,
             deadline_days=deadline_days,
             requires_service=self.flag(table, "requires_service", where, False),
-            guards=self.guards(table, where),
+            guards=guards,
             requires_approval=self.flag(table, "requires_approval", where, False),
+            fallback_channel=fallback,
+            fallback_templates=fallback_templates,
+            max_segments=max_segments,
         )
 
     def templates(self, value: Any, where: str) -> tuple[str, ...]:

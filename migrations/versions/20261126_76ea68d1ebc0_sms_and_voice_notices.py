@@ -25,9 +25,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("body", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
         batch_op.add_column(sa.Column("segments", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("error_code", sa.Integer(), nullable=True))
-        batch_op.add_column(
-            sa.Column("attempts", sa.Integer(), nullable=False, server_default="0")
-        )
+        batch_op.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(
             sa.Column("sent_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
         )

@@ -67,11 +67,15 @@ def test_dry_run_decides_each_case_and_writes_nothing(
     day1 = dry_run(db_env, "2026-09-16")  # due 2026-09-15: first overdue day is day 1
     assert (day1[CODES[0]]["action"], day1[CODES[0]]["step"]) == ("take_step", "sms_reminder")
     assert "rung 1" in day1[CODES[0]]["reason"]
-    # Without a mobile number the SMS rung is passed over and the phone call waits for day 7.
+    assert day1[CODES[0]]["channel"] == "sms"
+    # Without a mobile number the first reminder goes by letter instead.
     no_mobile = day1[CODES[1]]
-    assert (no_mobile["action"], no_mobile["step"]) == ("wait", "phone_reminder")
-    assert no_mobile["due_on"] == "2026-09-22"
-    assert no_mobile["skipped"][0]["step"] == "sms_reminder"
+    assert (no_mobile["action"], no_mobile["step"], no_mobile["channel"]) == (
+        "take_step",
+        "sms_reminder",
+        "letter",
+    )
+    assert "no mobile number" in no_mobile["reason"]
 
     table = run(db_env, "escalate", "--as-of", "2026-09-16", "--dry-run")
     assert "sms_reminder" in table.stdout and "nothing was written" in table.stderr

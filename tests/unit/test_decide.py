@@ -179,7 +179,7 @@ def test_day_rungs_wait_then_are_taken(
 def test_reason_names_policy_rule_and_facts(policy: Policy) -> None:
     decision = decide(facts(steps=history(2)), DAY[15], policy)
     assert decision.reason == (
-        "tianjin-2016 v2016.1 rung 3 reminder_letter: day 15 since first overdue 2026-07-01, "
+        "tianjin-2016 v2016.2 rung 3 reminder_letter: day 15 since first overdue 2026-07-01, "
         "due 2026-07-15; rungs 1–2 taken"
     )
 
@@ -196,20 +196,30 @@ def test_deadline_on_for_a_step_whose_clock_starts_tonight(policy: Policy) -> No
     assert decision.deadline_on == date(2026, 7, 10)
 
 
-def test_sms_skipped_without_mobile(policy: Policy) -> None:
+def test_sms_rung_goes_by_letter_without_mobile(policy: Policy) -> None:
     decision = decide(facts(has_mobile=False), DAY[1], policy)
-    assert (decision.action, kind(decision), decision.due_on) == ("wait", "phone_reminder", DAY[7])
-    [(skipped, why)] = decision.skipped
-    assert skipped.kind == "sms_reminder"
-    assert "no mobile number" in why
-    assert "skipped rung 1 sms_reminder" in decision.reason
+    assert (decision.action, kind(decision), decision.channel) == (
+        "take_step",
+        "sms_reminder",
+        "letter",
+    )
+    assert decision.skipped == ()
+    assert "by letter: 'has_mobile' fails: no mobile number" in decision.reason
 
 
-def test_sms_skipped_when_opted_out(policy: Policy) -> None:
+def test_sms_rung_goes_by_letter_when_opted_out(policy: Policy) -> None:
     decision = decide(facts(opted_out=True), DAY[1], policy)
-    assert [(s.kind, why) for s, why in decision.skipped] == [
-        ("sms_reminder", "'not opted_out' fails: opted out of SMS")
-    ]
+    assert (decision.action, kind(decision), decision.channel) == (
+        "take_step",
+        "sms_reminder",
+        "letter",
+    )
+    assert "'not opted_out' fails: opted out of SMS" in decision.reason
+
+
+def test_sms_rung_goes_by_sms_when_it_can(policy: Policy) -> None:
+    decision = decide(facts(), DAY[1], policy)
+    assert (kind(decision), decision.channel) == ("sms_reminder", "sms")
 
 
 def test_interview_when_no_response(policy: Policy) -> None:

@@ -55,8 +55,8 @@ def problems_of(path: Path, templates_dir: Path) -> str:
 
 def test_shipped_policy_loads(templates_dir: Path) -> None:
     policy = load_policy(SHIPPED, templates_dir=templates_dir)
-    assert (policy.name, policy.version) == ("tianjin-2016", "2016.1")
-    assert policy.label == "tianjin-2016 v2016.1"
+    assert (policy.name, policy.version) == ("tianjin-2016", "2016.2")
+    assert policy.label == "tianjin-2016 v2016.2"
     assert [s.level for s in policy.steps] == list(range(1, 11))
     assert tuple(s.kind for s in policy.steps) == STEP_KINDS
     assert policy.late_fee.daily_rate == Decimal("0.0005")
@@ -185,7 +185,7 @@ def test_bad_guard_syntax(text: str) -> None:
             "rung 10 court_application: days must be at least 1, not 0",
         ),
         ('name = "tianjin-2016"\n', "", "missing name"),
-        ('version = "2016.1"', "version = 2016.1", "version must be text"),
+        ('version = "2016.2"', "version = 2016.2", "version must be text"),
         ('daily_rate = "0.0005"', "daily_rate = 0.0005", "bad late-fee rate 0.0005"),
         ('daily_rate = "0.0005"', 'daily_rate = "5%"', "bad late-fee rate '5%'"),
         ("min_days_between_steps = 1", "min_days_between_steps = 0", "at least 1"),
@@ -247,8 +247,11 @@ def test_every_problem_is_listed(tmp_path: Path, templates_dir: Path) -> None:
     path = tmp_path / "two.toml"
     path.write_text(text, encoding="utf-8")
     problems = list_problems(path, templates_dir=templates_dir)
-    assert len(problems) == 2
-    with pytest.raises(PolicyError, match=re.escape("2 problems:")):
+    assert len(problems) == 3
+    assert any("unknown channel 'fax'" in p for p in problems)
+    assert any("max_segments applies to sms steps only" in p for p in problems)
+    assert any("unknown step kind 'visit'" in p for p in problems)
+    with pytest.raises(PolicyError, match=re.escape("3 problems:")):
         load_policy(path, templates_dir=templates_dir)
 
 
