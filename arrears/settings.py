@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+TWILIO_API_URL = "https://api.twilio.com"  # the Twilio client's own default for the REST API
 
 
 class Agency(BaseModel):
@@ -66,11 +68,93 @@ class Settings(BaseSettings):
     holiday_file: Path = REPO_ROOT / "cases" / "calendars" / "holidays.toml"
     timezone: str = "Asia/Shanghai"
 
+    # Twilio credentials under Twilio's own variable names (the ARREARS_ spelling also works).
+    twilio_account_sid: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TWILIO_ACCOUNT_SID", "ARREARS_TWILIO_ACCOUNT_SID"),
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TWILIO_AUTH_TOKEN", "ARREARS_TWILIO_AUTH_TOKEN"),
+    )
+    public_base_url: str | None = Field(
+        default=None,
+        description=(
+            "the public URL Twilio calls this service at, e.g. https://arrears.example.gov.cn "
+            "(with the proxy's path prefix, if any); webhook signatures are checked against it"
+        ),
+    )
+
+    # Sending through Twilio (notifications/twilio_transport.py). The sender is a number (calls
+    # need one) or a Messaging Service (MG…), which SMS go through when it is set.
+    twilio_from_number: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TWILIO_FROM_NUMBER", "ARREARS_TWILIO_FROM_NUMBER"),
+        description="E.164 number that SMS and calls are sent from",
+    )
+    twilio_messaging_service_sid: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "TWILIO_MESSAGING_SERVICE_SID", "ARREARS_TWILIO_MESSAGING_SERVICE_SID"
+        ),
+        description="Messaging Service that SMS are sent through (preferred over the number)",
+    )
+    twilio_base_url: str = Field(
+        default=TWILIO_API_URL,
+        description="where the Twilio client sends its requests: another server for tests, staging",
+    )
+    twilio_timeout: float = Field(
+        default=10.0, gt=0, description="seconds to connect, and to wait for each answer"
+    )
+    sms_rate_limit: float | None = Field(
+        default=None,
+        ge=0,
+        description="messages per second from this process for the account; 0 or unset: no limit",
+    )
+    sms_retry_attempts: int = Field(
+        default=5, ge=1, description="HTTP requests per message at most, retries included"
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         ZoneInfo(value)  # raises for an unknown zone name
         return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ValueError("must be an absolute URL such as https://arrears.example.gov.cn")
+        if parts.query or parts.fragment:
+            raise ValueError("must not carry a query string or fragment")
+        return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+    @field_validator(
+        "twilio_from_number", "twilio_messaging_service_sid", "sms_rate_limit", mode="before"
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+    @field_validator("twilio_base_url", mode="before")
+    @classmethod
+    def _twilio_base_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return TWILIO_API_URL
+        if not isinstance(value, str):
+            return value
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ValueError("must be an absolute URL such as https://api.twilio.com")
+        if parts.query or parts.fragment:
+            raise ValueError("must not carry a query string or fragment")
+        return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
     @property
     def tz(self) -> ZoneInfo:

@@ -17,12 +17,13 @@ from sqlmodel import Session
 from arrears.db import alembic_config, make_engine, upgrade
 from arrears.settings import Settings
 from cases.casework import PolicyRef
-from cases.policy import Policy
+from cases.policy import Policy, PolicyError
 from cases.policy_file import load_policy
 from cases.workdays import WorkCalendar
 from notifications.documents import DocumentStore
 from notifications.letters import LetterDesk, LetterDetails, LetterRenderer
 from notifications.pdf import PdfPrinter, require_cjk_font
+from notifications.texts import check_texts
 
 
 class NotInitialised(Exception):
@@ -51,11 +52,15 @@ class App:
 
     @cached_property
     def policy(self) -> Policy:
-        return load_policy(
+        policy = load_policy(
             self.settings.policy_file,
             templates_dir=self.settings.templates_dir,
             calendar=self.calendar,
         )
+        problems = check_texts(policy, self.settings.templates_dir, self.settings.agency)
+        if problems:
+            raise PolicyError(problems)
+        return policy
 
     @cached_property
     def policy_ref(self) -> PolicyRef:

@@ -77,8 +77,10 @@ def apply_status(
     actor: str = "twilio",
 ) -> StatusOutcome:
     """Record a provider status callback; older or repeated statuses change nothing."""
+    # Locked: Twilio often reports "sent" and "delivered" within milliseconds, and two callbacks
+    # reading the same old status must not both write (and so move the status backwards).
     notice = session.execute(
-        select(Notice).where(col(Notice.provider_id) == provider_id)
+        select(Notice).where(col(Notice.provider_id) == provider_id).with_for_update()
     ).scalar_one_or_none()
     if notice is None or notice.id is None:
         return StatusOutcome(None, False, None)

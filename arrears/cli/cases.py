@@ -166,6 +166,7 @@ def policy_check(
 ) -> None:
     """Validate a policy file and print its ladder; lists every problem found."""
     from cases.policy_file import list_problems, load_policy
+    from notifications.texts import check_texts
 
     a = make_app()
     path = file or a.settings.policy_file
@@ -175,6 +176,11 @@ def policy_check(
             err.print(problem)
         fail(f"{path}: {len(problems)} problem(s)")
     policy = load_policy(path, templates_dir=a.settings.templates_dir, calendar=a.calendar)
+    problems = check_texts(policy, a.settings.templates_dir, a.settings.agency)
+    if problems:
+        for problem in problems:
+            err.print(problem)
+        fail(f"{path}: {len(problems)} problem(s) in its texts")
     table = Table(title=f"{policy.name} {policy.version}: {path}")
     for column in ("level", "step", "title", "channel", "approval"):
         table.add_column(column)
