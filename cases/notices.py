@@ -34,9 +34,9 @@ class NoticeError(Exception):
     """A letter action the record does not allow; the message is meant for an officer."""
 
 
-def document_types(step: Step) -> list[str]:
-    """The documents a letter step issues, named after their templates (``order_to_pay``)."""
-    return [PurePosixPath(t).name.removesuffix(".html.j2") for t in step.templates]
+def document_types(step: Step, channel: str = "letter") -> list[str]:
+    """The documents a step issues by letter, named after their templates (``order_to_pay``)."""
+    return [PurePosixPath(t).name.removesuffix(".html.j2") for t in step.templates_for(channel)]
 
 
 @dataclass(frozen=True)
@@ -143,23 +143,25 @@ def letter_facts(
     )
 
 
-def open_letter(
+def plan_letter(
     session: Session,
     *,
     case_id: int,
     step: Step,
     document_type: str,
     issued_on: date,
-    prefix: str,
 ) -> tuple[Notice, bool]:
-    """The notice row of one document, numbered; ``(notice, False)`` when it already exists."""
+    """The notice row of one document to print; ``(notice, False)`` when it already exists.
+
+    It gets its document number only when it is printed (``number_letter``), in a short
+    transaction of its own, so planning a night's letters never holds the number sequence.
+    """
     key = f"{case_id}:{step.kind}:letter:{document_type}:{issued_on}"
     existing = session.execute(
         select(Notice).where(col(Notice.business_key) == key)
     ).scalar_one_or_none()
     if existing is not None:
         return existing, False
-    number = next_number(session, notice_type=document_type, year=issued_on.year)
     notice = Notice(
         case_id=case_id,
         business_key=key,
@@ -167,13 +169,40 @@ def open_letter(
         level=step.level,
         channel="letter",
         document_type=document_type,
-        status="numbered",
-        document_number=format_number(prefix, issued_on.year, number),
+        status="planned",
         issued_on=issued_on,
     )
     session.add(notice)
     session.flush()
     return notice, True
+
+
+def number_letter(session: Session, notice: Notice, *, prefix: str) -> None:
+    """Give a planned letter its document number (文号); a numbered letter keeps its own."""
+    if notice.document_number is not None:
+        return
+    year = notice.issued_on.year
+    number = next_number(session, notice_type=notice.document_type or notice.step, year=year)
+    notice.document_number = format_number(prefix, year, number)
+    notice.status = "numbered"
+    notice.updated_at = utcnow()
+    session.add(notice)
+    session.flush()
+
+
+def letters_to_print(session: Session) -> list[int]:
+    """Letters planned (by the nightly run or a fallback) and not yet printed, oldest first."""
+    return list(
+        session.execute(
+            select(col(Notice.id))
+            .where(
+                col(Notice.channel) == "letter",
+                col(Notice.content_sha256).is_(None),
+                col(Notice.status).in_(["planned", "numbered"]),
+            )
+            .order_by(col(Notice.issued_on), col(Notice.id))
+        ).scalars()
+    )
 
 
 def record_printed(

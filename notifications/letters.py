@@ -34,7 +34,8 @@ from cases.notices import (
     NoticeError,
     document_types,
     letter_facts,
-    open_letter,
+    number_letter,
+    plan_letter,
     record_printed,
     take_step,
 )
@@ -402,9 +403,12 @@ class LetterDesk:
     def issue(
         self, *, case_id: int, step_kind: str, issued_on: date, actor: str
     ) -> list[IssuedLetter]:
+        """An officer issues a step's letters now: planned, numbered, printed; the step taken."""
         step = self.policy.find(step_kind)
-        if step is None or step.channel != "letter":
-            letters = [s.kind for s in self.policy.steps if s.channel == "letter"]
+        if step is None or "letter" not in {step.channel, step.fallback_channel}:
+            letters = [
+                s.kind for s in self.policy.steps if "letter" in {s.channel, s.fallback_channel}
+            ]
             raise NoticeError(
                 f"{step_kind!r} is not a letter step: use one of {', '.join(letters)}"
             )
@@ -415,48 +419,9 @@ class LetterDesk:
             raise NoticeError(f"case {case_id} is closed ({case.status}); it takes no letters")
         if step.kind in ENFORCEMENT_KINDS:
             self._check_enforcement(case_id, step, issued_on)
-        facts = letter_facts(
-            self.session, case_id=case_id, as_of=issued_on, rules=self.policy.fee_rules
-        )
-        builder = LetterContext(self.agency, self.policy, self.details)
-        # Sorted, so two issuers taking several numbers lock the sequences in the same order.
-        opened = [
-            open_letter(
-                self.session,
-                case_id=case_id,
-                step=step,
-                document_type=document_type,
-                issued_on=issued_on,
-                prefix=self.agency.document_prefix + self.agency.document_codes[document_type],
-            )
-            for document_type in sorted(document_types(step))
-        ]
+        notices = self.plan(case_id=case_id, step=step, issued_on=issued_on)
         self.session.commit()
-        issued: list[IssuedLetter] = []
-        for notice, _ in opened:
-            document_type = notice.document_type or ""
-            if notice.content_sha256 and self.store.has(notice.content_sha256):
-                issued.append(self._issued(notice, new=False))
-                continue
-            context = builder.build(
-                self.session, facts=facts, notice=notice, step=step, document_type=document_type
-            )
-            printed = self.printer.print(self.renderer.render(document_type, context))
-            if not has_cjk_font(printed.pdf):
-                raise FontMissing(
-                    f"{notice.document_number} printed without a Chinese font; nothing was filed"
-                )
-            sha = self.store.put(printed.pdf)
-            record_printed(
-                self.session,
-                notice,
-                content_sha256=sha,
-                data_sha256=context["notice"]["data_sha256"],
-                pages=printed.pages,
-                title=context["notice"]["title"],
-                actor=actor,
-            )
-            issued.append(self._issued(notice, new=True))
+        issued = [self.print_notice(notice, actor=actor) for notice in notices]
         if any(letter.new for letter in issued):
             numbers = ", ".join(letter.document_number for letter in issued)
             take_step(
@@ -469,6 +434,63 @@ class LetterDesk:
                 policy=self.policy,
             )
         return issued
+
+    def plan(self, *, case_id: int, step: Step, issued_on: date) -> list[Notice]:
+        """The step's letters as planned notices (once per day; unnumbered until printed)."""
+        channel = "letter" if step.channel == "letter" else (step.fallback_channel or "")
+        return [
+            plan_letter(
+                self.session,
+                case_id=case_id,
+                step=step,
+                document_type=document_type,
+                issued_on=issued_on,
+            )[0]
+            # Sorted, so two issuers taking several numbers lock the sequences in one order.
+            for document_type in sorted(document_types(step, channel))
+        ]
+
+    def print_notice(self, notice: Notice, *, actor: str) -> IssuedLetter:
+        """Number, render, print and file one planned letter (the filed copy if it exists)."""
+        if notice.content_sha256 and self.store.has(notice.content_sha256):
+            return self._issued(notice, new=False)
+        document_type = notice.document_type or ""
+        if document_type not in TITLES:
+            raise NoticeError(f"notice {notice.id}: no letter template for {document_type!r}")
+        step = self.policy.step(notice.step)
+        number_letter(
+            self.session,
+            notice,
+            prefix=self.agency.document_prefix + self.agency.document_codes[document_type],
+        )
+        # The number is committed at once: the sequence stays locked only for a moment, and a
+        # letter that then fails to print keeps its number for the next attempt (no gap).
+        self.session.commit()
+        facts = letter_facts(
+            self.session,
+            case_id=notice.case_id,
+            as_of=notice.issued_on,
+            rules=self.policy.fee_rules,
+        )
+        context = LetterContext(self.agency, self.policy, self.details).build(
+            self.session, facts=facts, notice=notice, step=step, document_type=document_type
+        )
+        printed = self.printer.print(self.renderer.render(document_type, context))
+        if not has_cjk_font(printed.pdf):
+            raise FontMissing(
+                f"{notice.document_number} printed without a Chinese font; nothing was filed"
+            )
+        sha = self.store.put(printed.pdf)
+        record_printed(
+            self.session,
+            notice,
+            content_sha256=sha,
+            data_sha256=context["notice"]["data_sha256"],
+            pages=printed.pages,
+            title=context["notice"]["title"],
+            actor=actor,
+        )
+        return self._issued(notice, new=True)
 
     def _check_enforcement(self, case_id: int, step: Step, on: date) -> None:
         """Enforcement letters only when the procedure allows them that day, approval included."""
