@@ -20,10 +20,13 @@ from cases.casework import PolicyRef
 from cases.policy import Policy, PolicyError
 from cases.policy_file import load_policy
 from cases.workdays import WorkCalendar
+from notifications.channels import Transport
 from notifications.documents import DocumentStore
+from notifications.escalation import Escalation
 from notifications.letters import LetterDesk, LetterDetails, LetterRenderer
 from notifications.pdf import PdfPrinter, require_cjk_font
 from notifications.texts import check_texts
+from notifications.twilio_transport import make_transport
 
 
 class NotInitialised(Exception):
@@ -85,6 +88,22 @@ class App:
             printer=self.printer,
             store=self.documents,
             details=details or LetterDetails(),
+        )
+
+    @cached_property
+    def transport(self) -> Transport:
+        return make_transport(self.settings)
+
+    def escalation(self) -> Escalation:
+        base = self.settings.public_base_url
+        return Escalation(
+            sessions=self.session,
+            policy=self.policy,
+            agency=self.settings.agency,
+            templates_dir=self.settings.templates_dir,
+            transport=self.transport,
+            desk=self.letter_desk,
+            status_callback=f"{base}/twilio/status" if base else None,
         )
 
     def init_db(self) -> None:

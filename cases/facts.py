@@ -195,7 +195,7 @@ def build_facts(
 
 def decisions(
     session: Session, *, as_of: date, policy: Policy, batch: int = BATCH
-) -> Iterator[tuple[CaseHead, Decision]]:
+) -> Iterator[tuple[CaseHead, CaseFacts, Decision]]:
     """Decide every open case, a batch at a time, in case order."""
     heads = open_case_heads(session)
     for start in range(0, len(heads), batch):
@@ -203,7 +203,7 @@ def decisions(
         for head, facts in zip(
             part, build_facts(session, part, as_of=as_of, rules=policy.fee_rules), strict=True
         ):
-            yield head, decide(facts, as_of, policy)
+            yield head, facts, decide(facts, as_of, policy)
 
 
 def decide_all(session: Session, *, as_of: date, policy: Policy) -> list[dict[str, Any]]:
@@ -226,5 +226,5 @@ def decide_all(session: Session, *, as_of: date, policy: Policy) -> list[dict[st
             "missing_calendar_year": d.missing_calendar_year,
             "skipped": [{"step": s.kind, "why": why} for s, why in d.skipped],
         }
-        for head, d in decisions(session, as_of=as_of, policy=policy)
+        for head, _, d in decisions(session, as_of=as_of, policy=policy)
     ]
