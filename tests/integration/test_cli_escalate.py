@@ -84,10 +84,30 @@ def test_dry_run_decides_each_case_and_writes_nothing(
     assert after == before
 
 
-def test_without_dry_run_escalate_says_what_it_can_do(db_env: dict[str, str]) -> None:
+def test_escalate_without_credentials_keeps_messages_in_the_outbox(
+    db_env: dict[str, str], tmp_path: Path, store: App
+) -> None:
+    ledger = write_ledger(
+        tmp_path / "l.csv",
+        [ledger_row(), ledger_row(CODES[1], mobile="", employer_name="天津无手机有限公司")],
+    )
+    assert run(db_env, "import-ledger", str(ledger), "--as-of", "2026-09-16").exit_code == 0
     result = run(db_env, "escalate", "--as-of", "2026-09-16")
-    assert result.exit_code == 2
-    assert "--dry-run" in result.stderr
+    assert result.exit_code == 0, result.output
+    assert "transport: outbox" in result.stderr
+    assert "2 sms_reminder" in result.stdout and "letters printed: 1" in result.stdout
+    with store.session() as session:
+        notices = session.execute(select(Notice).order_by(Notice.id)).scalars().all()
+    by_channel = {n.channel: n for n in notices}
+    assert by_channel["sms"].status == "outbox"
+    assert "not sent: outbox" in (by_channel["sms"].error or "")
+    assert by_channel["sms"].recipient == "+8613812345678"
+    assert by_channel["letter"].document_type == "reminder_letter"
+    assert by_channel["letter"].content_sha256 is not None
+    again = run(db_env, "escalate", "--as-of", "2026-09-16")
+    assert "steps taken: none" in again.stdout
+    with store.session() as session:
+        assert len(session.execute(select(Notice)).scalars().all()) == len(notices)
 
 
 def _case_id(store: App) -> int:
