@@ -252,6 +252,15 @@ class Escalation:
                 notice.error = "no mobile number on record"
                 session.add(notice)
                 return notice.status
+            if notice.channel == "sms" and _opted_out(session, notice):
+                # STOP arrived between planning and sending: the letter goes instead.
+                notice.status = "canceled"
+                notice.error = "the number opted out of SMS before it was sent"
+                session.add(notice)
+                plan_fallback(
+                    session, notice, on_date=notice.issued_on, actor=ACTOR, why=notice.error
+                )
+                return notice.status
             notice.status = "sending"
             notice.attempts += 1
             notice.sent_at = utcnow()
@@ -368,6 +377,17 @@ def head_mobile(session: Session, head: CaseHead) -> str | None:
         select(col(Employer.mobile)).where(col(Employer.id) == head.employer_id)
     ).scalar_one_or_none()
     return mobile
+
+
+def _opted_out(session: Session, notice: Notice) -> bool:
+    from cases.models import Employer
+
+    row = session.execute(
+        select(col(Employer.sms_opted_out))
+        .join(Case, col(Case.employer_id) == col(Employer.id))
+        .where(col(Case.id) == notice.case_id)
+    ).scalar_one_or_none()
+    return bool(row)
 
 
 def _exists(session: Session, key: str) -> bool:

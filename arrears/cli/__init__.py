@@ -10,6 +10,7 @@ import typer
 
 from arrears.cli.cases import cases_app, escalate, policy_app
 from arrears.cli.letters import letters_app
+from arrears.cli.notices import notices_app, serve, tasks_app
 from arrears.cli.sample import sample_app
 from arrears.cli.store import import_ledger, import_payments, init
 
@@ -29,6 +30,9 @@ app.command()(escalate)
 app.add_typer(cases_app, name="cases")
 app.add_typer(policy_app, name="policy")
 app.add_typer(letters_app, name="letters")
+app.add_typer(notices_app, name="notices")
+app.add_typer(tasks_app, name="tasks")
+app.command()(serve)
 app.add_typer(sample_app, name="sample")
 
 __all__ = ["app"]
