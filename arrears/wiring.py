@@ -104,6 +104,7 @@ class App:
             transport=self.transport,
             desk=self.letter_desk,
             status_callback=f"{base}/twilio/status" if base else None,
+            timezone=self.settings.tz,
         )
 
     def init_db(self) -> None:

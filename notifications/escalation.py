@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -59,6 +60,10 @@ class Escalation:
     transport: Transport
     desk: Callable[[Session], LetterDesk]
     status_callback: str | None = None
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    # A message the provider could not take (throttled, down) is tried again on later runs,
+    # this many attempts in all, before the step goes by letter.
+    max_attempts: int = 3
 
     def run(self, as_of: date) -> NightSummary:
         summary = NightSummary(as_of)
@@ -245,8 +250,16 @@ class Escalation:
             assert notice is not None
             if notice.status not in {"planned", "sending", "unknown"}:
                 return notice.status  # another worker finished it meanwhile
-            if notice.status in {"sending", "unknown"} and self._reconcile(session, notice):
-                return notice.status
+            if notice.status in {"sending", "unknown"}:
+                if notice.channel == "voice":
+                    # The provider's call log is not searched here: calling again could ring
+                    # the employer twice, so an officer checks the call log first.
+                    notice.status = "unknown"
+                    notice.error = "outcome unknown: check the call log before calling again"
+                    session.add(notice)
+                    return notice.status
+                if self._reconcile(session, notice):
+                    return notice.status
             if not notice.recipient:
                 notice.status = "failed"
                 notice.error = "no mobile number on record"
@@ -289,7 +302,12 @@ class Escalation:
         with self.sessions() as session:
             notice = session.get(Notice, notice_id)
             assert notice is not None
-            notice.status = result.status
+            retry = (
+                result.status == "failed"
+                and not result.permanent
+                and notice.attempts < self.max_attempts
+            )
+            notice.status = "planned" if retry else result.status
             notice.provider_id = result.provider_id
             notice.error_code = result.error_code
             notice.error = result.error
@@ -321,7 +339,7 @@ class Escalation:
                     actor=ACTOR,
                     why=f"the provider refused: error {OPT_OUT_ERROR}",
                 )
-            if result.status == "failed" and notice.channel == "sms":
+            if result.status == "failed" and notice.channel == "sms" and not retry:
                 plan_fallback(
                     session,
                     notice,
@@ -335,7 +353,14 @@ class Escalation:
         """A message whose fate is unknown: did the provider take it? Then do not send again."""
         if not notice.recipient:
             return False
-        found = self.transport.find_sent(to=notice.recipient, on=notice.issued_on, body=notice.body)
+        days = {notice.issued_on}
+        if notice.sent_at is not None:
+            days.add(notice.sent_at.astimezone(self.timezone).date())
+        found = [
+            message
+            for day in sorted(days)
+            for message in self.transport.find_sent(to=notice.recipient, on=day, body=notice.body)
+        ]
         if not found:
             return False
         message = found[0]

@@ -142,8 +142,16 @@ class NoRateLimit:
 
 
 def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status of Twilio's error answer, if the exception carries one."""
     if isinstance(exc, TwilioRestException | TwilioServiceException):
         return int(exc.status)
+    if isinstance(exc, TwilioException):
+        # A list page that is not a 200 raises TwilioException("Unable to fetch page", response)
+        # (twilio/base/page.py), with the client's Response as the second argument.
+        for arg in exc.args:
+            status = getattr(arg, "status_code", None)
+            if isinstance(status, int):
+                return status
     return None
 
 
