@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
@@ -172,3 +173,49 @@ def test_stop_then_the_next_run_sends_no_sms_and_issues_a_letter(
         assert record_inbound(
             session, from_number=MOBILES[0], body="订阅", on_date=DAY1
         ).action == ("opted_in")
+
+
+def test_automated_voice_call_reads_the_script_in_mandarin(
+    store: App, fake: FakeTwilio, five_cases: None
+) -> None:
+    escalation = night(store, fake)
+    policy = escalation.policy
+    steps = tuple(
+        replace(s, channel="voice", officer_task=False) if s.kind == "phone_reminder" else s
+        for s in policy.steps
+    )
+    escalation = replace(escalation, policy=replace(policy, steps=steps))
+    escalation.run(DAY1)
+    escalation.run(date(2026, 9, 22))  # day 7: the phone rung, as an automated call
+    calls = fake.seen("POST", "Calls")
+    assert len(calls) == 5
+    twiml = calls[0].form["Twiml"]
+    assert '<Say language="cmn-CN">' in twiml and "天津第" in twiml and "合计" in twiml
+    assert {n.status for n in notices(store, "voice")} == {"queued"}
+
+
+def test_an_officer_records_a_call_and_the_case_counts_as_responding(
+    db_env: dict[str, str], store: App, fake: FakeTwilio, five_cases: None
+) -> None:
+    night(store, fake).run(DAY1)
+    night(store, fake).run(date(2026, 9, 22))
+    runner = CliRunner()
+    tasks = runner.invoke(app, ["tasks", "list", "--json"], env=db_env)
+    listed = json.loads(tasks.stdout)
+    assert len(listed) == 5 and {t["kind"] for t in listed} == {"phone_reminder"}
+    done = runner.invoke(
+        app,
+        ["tasks", "done", str(listed[0]["task_id"]), "--outcome", "answered", "--note", "下周缴"],
+        env=db_env,
+    )
+    assert done.exit_code == 0, done.output
+    again = runner.invoke(
+        app, ["tasks", "done", str(listed[0]["task_id"]), "--outcome", "answered"], env=db_env
+    )
+    assert again.exit_code == 2 and "already done" in again.stderr
+    shown = json.loads(
+        runner.invoke(
+            app, ["cases", "show", listed[0]["employer_code"], "--json"], env=db_env
+        ).stdout
+    )
+    assert any(e["kind"] == "call_answered" and "下周缴" in e["message"] for e in shown["events"])
