@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set everything up and run the main job on the embedded default (SQLite under ./var, no
 # credentials): generate a sample Tianjin ledger and bank payments, import both, and decide every
-# open case's next step of the escalation ladder as of today; issue reminder letters for the
-# largest debts and print the day's batch.
+# open case's next step of the escalation ladder as of today, then take tonight's steps (SMS to
+# the outbox, letters printed); issue reminder letters for the largest debts by hand and print the
+# day's batch for the post room.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -17,7 +18,12 @@ $arrears sample payments --ledger "$data/sample/ledger.csv" --as-of "$today" --o
 $arrears import-ledger "$data/sample/ledger.csv" --as-of "$today"
 $arrears import-payments "$data/sample/payments.csv" --as-of "$today"
 $arrears cases list --as-of "$today" --limit 15
-$arrears escalate --as-of "$today" --dry-run --limit 25
+$arrears escalate --as-of "$today" --dry-run --limit 10
+# Tonight's steps for real: with no Twilio credentials the SMS stay in the outbox; employers without
+# a mobile number get the reminder as a letter.
+$arrears escalate --as-of "$today"
+$arrears notices list --channel sms --date "$today" --json \
+  | .venv/bin/python -c 'import json, sys; n = json.load(sys.stdin); print(f"{len(n)} SMS in the outbox, e.g.:", n[0]["body"] if n else "-")' 
 
 # Reminder letters for the three largest debts, then the day's print batch for the post room.
 for code in $($arrears cases list --as-of "$today" --limit 3 --json \
