@@ -59,7 +59,9 @@ class CaseHead:
     opted_out: bool
 
 
-def open_case_heads(session: Session, case_ids: Sequence[int] | None = None) -> list[CaseHead]:
+def open_case_heads(
+    session: Session, case_ids: Sequence[int] | None = None, district: str | None = None
+) -> list[CaseHead]:
     query = (
         select(
             col(Case.id),
@@ -82,6 +84,8 @@ def open_case_heads(session: Session, case_ids: Sequence[int] | None = None) -> 
     )
     if case_ids is not None:
         query = query.where(col(Case.id).in_(list(case_ids)))
+    if district is not None:
+        query = query.where(col(Employer.district) == district)
     return [CaseHead(*row) for row in session.execute(query)]
 
 
@@ -194,16 +198,34 @@ def build_facts(
 
 
 def decisions(
-    session: Session, *, as_of: date, policy: Policy, batch: int = BATCH
+    session: Session,
+    *,
+    as_of: date,
+    policy: Policy,
+    batch: int = BATCH,
+    district: str | None = None,
 ) -> Iterator[tuple[CaseHead, CaseFacts, Decision]]:
-    """Decide every open case, a batch at a time, in case order."""
-    heads = open_case_heads(session)
+    """Decide every open case (of one district, if given), a batch at a time, in case order."""
+    heads = open_case_heads(session, district=district)
     for start in range(0, len(heads), batch):
         part = heads[start : start + batch]
         for head, facts in zip(
             part, build_facts(session, part, as_of=as_of, rules=policy.fee_rules), strict=True
         ):
             yield head, facts, decide(facts, as_of, policy)
+
+
+def open_districts(session: Session) -> list[str]:
+    """Districts with open cases: the units a night's work is spread over."""
+    return list(
+        session.execute(
+            select(col(Employer.district))
+            .join(Case, col(Case.employer_id) == col(Employer.id))
+            .where(col(Case.status).not_in([s.value for s in CLOSED]))
+            .distinct()
+            .order_by(col(Employer.district))
+        ).scalars()
+    )
 
 
 def decide_all(session: Session, *, as_of: date, policy: Policy) -> list[dict[str, Any]]:

@@ -266,3 +266,18 @@ class StoreLock(SQLModel, table=True):
     name: str = Field(primary_key=True)
     held_by: str
     taken_at: datetime = Field(default_factory=utcnow)
+
+
+class EscalationRun(SQLModel, table=True):
+    """One night's run: claimed by one worker, its counts kept when it completes."""
+
+    __tablename__ = "escalation_run"
+
+    as_of: date = Field(primary_key=True)
+    status: str = Field(description="running | completed | failed")
+    worker: str
+    started_at: datetime = Field(default_factory=utcnow)
+    heartbeat_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    attempts: int = 1
+    counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -48,6 +48,32 @@ class NightSummary:
     letters_printed: int = 0
     failures: list[str] = field(default_factory=list)
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": str(self.as_of),
+            "examined": self.examined,
+            "steps": dict(self.steps),
+            "channels": dict(self.channels),
+            "approvals_requested": self.approvals_requested,
+            "promises_broken": self.promises_broken,
+            "deferred": self.deferred,
+            "sent": dict(self.sent),
+            "letters_printed": self.letters_printed,
+            "failures": list(self.failures),
+        }
+
+    def add(self, other: dict[str, Any]) -> None:
+        """Fold one district's counts (as ``as_dict`` gives them) into the night's."""
+        self.examined += other["examined"]
+        self.steps.update(other["steps"])
+        self.channels.update(other["channels"])
+        self.approvals_requested += other["approvals_requested"]
+        self.promises_broken += other["promises_broken"]
+        self.deferred += other["deferred"]
+        self.sent.update(other["sent"])
+        self.letters_printed += other["letters_printed"]
+        self.failures.extend(other["failures"])
+
 
 @dataclass
 class Escalation:
@@ -65,19 +91,21 @@ class Escalation:
     # this many attempts in all, before the step goes by letter.
     max_attempts: int = 3
 
-    def run(self, as_of: date) -> NightSummary:
+    def run(self, as_of: date, district: str | None = None) -> NightSummary:
         summary = NightSummary(as_of)
-        self.plan(as_of, summary)
-        self.send(summary)
-        self.print_letters(summary)
+        self.plan(as_of, summary, district)
+        self.send(summary, district)
+        self.print_letters(summary, district)
         return summary
 
     # ------------------------------------------------------------------ planning
 
-    def plan(self, as_of: date, summary: NightSummary) -> None:
+    def plan(self, as_of: date, summary: NightSummary, district: str | None = None) -> None:
         env = text_environment(self.templates_dir)
         with self.sessions() as session:
-            for head, facts, decision in decisions(session, as_of=as_of, policy=self.policy):
+            for head, facts, decision in decisions(
+                session, as_of=as_of, policy=self.policy, district=district
+            ):
                 summary.examined += 1
                 step = decision.step
                 if decision.action == "take_step" and step is not None:
@@ -226,18 +254,17 @@ class Escalation:
 
     # ------------------------------------------------------------------- sending
 
-    def send(self, summary: NightSummary) -> None:
+    def send(self, summary: NightSummary, district: str | None = None) -> None:
         with self.sessions() as session:
-            ids = list(
-                session.execute(
-                    select(col(Notice.id))
-                    .where(
-                        col(Notice.channel).in_(["sms", "voice"]),
-                        col(Notice.status).in_(["planned", "sending", "unknown"]),
-                    )
-                    .order_by(col(Notice.id))
-                ).scalars()
+            query = (
+                select(col(Notice.id))
+                .where(
+                    col(Notice.channel).in_(["sms", "voice"]),
+                    col(Notice.status).in_(["planned", "sending", "unknown"]),
+                )
+                .order_by(col(Notice.id))
             )
+            ids = list(session.execute(_in_district(query, district)).scalars())
         for notice_id in ids:
             try:
                 summary.sent[self._send_one(notice_id)] += 1
@@ -381,9 +408,17 @@ class Escalation:
 
     # ------------------------------------------------------------------ printing
 
-    def print_letters(self, summary: NightSummary) -> None:
+    def print_letters(self, summary: NightSummary, district: str | None = None) -> None:
         with self.sessions() as session:
             ids = letters_to_print(session)
+            if district is not None:
+                ids = list(
+                    session.execute(
+                        _in_district(
+                            select(col(Notice.id)).where(col(Notice.id).in_(ids)), district
+                        )
+                    ).scalars()
+                )
         for notice_id in ids:
             try:
                 with self.sessions() as session:
@@ -402,6 +437,18 @@ def head_mobile(session: Session, head: CaseHead) -> str | None:
         select(col(Employer.mobile)).where(col(Employer.id) == head.employer_id)
     ).scalar_one_or_none()
     return mobile
+
+
+def _in_district(query: Any, district: str | None) -> Any:
+    if district is None:
+        return query
+    from cases.models import Employer
+
+    return (
+        query.join(Case, col(Case.id) == col(Notice.case_id))
+        .join(Employer, col(Employer.id) == col(Case.employer_id))
+        .where(col(Employer.district) == district)
+    )
 
 
 def _opted_out(session: Session, notice: Notice) -> bool:

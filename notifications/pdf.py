@@ -180,6 +180,9 @@ class _StandInFetcher(AssetFetcher):
         return super().fetch(url, headers)
 
 
+_PRINTING = threading.Lock()
+
+
 class PdfPrinter:
     """Prints letter HTML to PDF. Keep one per process (or thread, it is not thread-safe): it keeps
     WeasyPrint's font setup between letters (~20% of a letter's time) and letter.css parsed once
@@ -197,6 +200,13 @@ class PdfPrinter:
         )
 
     def print(self, html: str) -> PrintedPdf:
+        # Pango and fontconfig are not thread-safe: letters printed from several threads of one
+        # process (district tasks of a night) corrupted the heap. One at a time per process;
+        # parallel printing is one process per core.
+        with _PRINTING:
+            return self._print(html)
+
+    def _print(self, html: str) -> PrintedPdf:
         document = HTML(string=html, base_url=self._base_url, url_fetcher=self._fetcher)
         sheets = []
         if self._links_stylesheet(document):

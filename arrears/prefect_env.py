@@ -1,0 +1,18 @@
+"""Prefect's environment for this project: its home under the data folder, no phoning home.
+
+Must run before ``prefect`` is imported: Prefect reads its settings at import time.
+"""
+
+from __future__ import annotations
+
+import os
+
+from arrears.settings import Settings
+
+
+def configure(settings: Settings) -> None:
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    os.environ["DO_NOT_TRACK"] = "1"
+    os.environ.setdefault("PREFECT_HOME", str((settings.data_dir / "prefect").resolve()))
+    # Without a server address Prefect runs an ephemeral one of its own for the process.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

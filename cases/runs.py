@@ -1,0 +1,139 @@
+"""Claiming a night: one worker runs each date, a finished date never runs again.
+
+A run claims its date with one insert that either creates the row or finds it; two triggers at
+once cannot both win. A run that died leaves its row ``running`` with a heartbeat that stops
+moving: once it is older than ``stale_after`` a new run takes the date over and finishes the
+remaining work (every step of that work is idempotent by business key).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col
+
+from cases.bulk import table
+from cases.models import EscalationRun, utcnow
+
+STALE_AFTER = timedelta(minutes=10)
+
+
+class RunRefused(Exception):
+    """The date cannot be run now; the message says why, for the operator."""
+
+
+class AlreadyDone(RunRefused):
+    pass
+
+
+class DateTaken(RunRefused):
+    pass
+
+
+@dataclass(frozen=True)
+class Claim:
+    as_of: date
+    worker: str
+    resumed: bool
+    attempt: int
+
+
+def last_completed(session: Session) -> date | None:
+    value: date | None = session.execute(
+        select(func.max(col(EscalationRun.as_of))).where(col(EscalationRun.status) == "completed")
+    ).scalar_one_or_none()
+    return value
+
+
+def check_date(session: Session, as_of: date) -> None:
+    """Nights run forward: a date before the last completed one is refused (use a dry rerun)."""
+    last = last_completed(session)
+    if last is not None and as_of < last:
+        raise RunRefused(
+            f"{as_of} is before the last completed run ({last}); the ladder only moves "
+            "forward. Use --replay for a dry rerun of that night."
+        )
+
+
+def claim(
+    session: Session,
+    *,
+    as_of: date,
+    worker: str,
+    now: datetime | None = None,
+    stale_after: timedelta = STALE_AFTER,
+) -> Claim:
+    """Take the date for this worker, or say who has it; the caller commits at once."""
+    check_date(session, as_of)
+    now = now or utcnow()
+    values = {
+        "as_of": as_of,
+        "status": "running",
+        "worker": worker,
+        "started_at": now,
+        "heartbeat_at": now,
+        "finished_at": None,
+        "attempts": 1,
+        "counts": {},
+    }
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    created = session.execute(
+        insert(table(EscalationRun))
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["as_of"])
+        .returning(table(EscalationRun).c.as_of)
+    ).first()
+    if created is not None:
+        return Claim(as_of, worker, resumed=False, attempt=1)
+    run = session.execute(
+        select(EscalationRun).where(col(EscalationRun.as_of) == as_of).with_for_update()
+    ).scalar_one()
+    if run.status == "completed":
+        raise AlreadyDone(
+            f"the run for {as_of} completed at {run.finished_at:%Y-%m-%d %H:%M} UTC; nothing to do"
+        )
+    if run.status == "running" and now - run.heartbeat_at < stale_after:
+        raise DateTaken(
+            f"{as_of} is being run by {run.worker} (started {run.started_at:%H:%M:%S} UTC, "
+            f"last heard {run.heartbeat_at:%H:%M:%S}); not starting a second run"
+        )
+    # A run that failed, or died without a word: take the date over and finish its work.
+    run.status = "running"
+    run.worker = worker
+    run.heartbeat_at = now
+    run.attempts += 1
+    session.add(run)
+    return Claim(as_of, worker, resumed=True, attempt=run.attempts)
+
+
+def heartbeat(session: Session, as_of: date, worker: str) -> None:
+    run = session.get(EscalationRun, as_of)
+    if run is not None and run.worker == worker and run.status == "running":
+        run.heartbeat_at = utcnow()
+        session.add(run)
+
+
+def finish(session: Session, as_of: date, *, status: str, counts: dict[str, Any]) -> EscalationRun:
+    run = session.get(EscalationRun, as_of)
+    if run is None:
+        raise RunRefused(f"no run for {as_of} to finish")
+    run.status = status
+    run.finished_at = utcnow()
+    run.heartbeat_at = run.finished_at
+    run.counts = counts
+    session.add(run)
+    return run
+
+
+def list_runs(session: Session, limit: int = 60) -> list[EscalationRun]:
+    return list(
+        session.execute(
+            select(EscalationRun).order_by(col(EscalationRun.as_of).desc()).limit(limit)
+        ).scalars()
+    )

@@ -1,0 +1,114 @@
+"""The nightly escalation as a Prefect flow: claim the night, spread it over districts, record it.
+
+The flow orchestrates; the rules live in ``cases`` and the sending in ``notifications``. Each
+district is one Prefect task (never one task per case: a task run costs ~10-20 ms of Prefect's
+own), so several workers can share a night and a district that fails neither stops nor repeats
+the others. Every piece of a district's work is idempotent by business key, so a retried or
+resumed district finishes what is left and sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import date
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+
+from arrears.settings import Settings
+from arrears.wiring import App
+from cases import runs
+from cases.facts import open_districts
+from notifications.escalation import NightSummary
+
+_APPS: dict[str, App] = {}
+
+
+def _app() -> App:
+    """One wired application per process (the engine and the printer are worth keeping)."""
+    settings = Settings()
+    key = settings.effective_database_url
+    if key not in _APPS:
+        _APPS[key] = App(settings)
+    return _APPS[key]
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@task(name="escalate-district", retries=1, retry_delay_seconds=5)
+def escalate_district(as_of: date, district: str) -> dict[str, Any]:
+    app = _app()
+    summary = app.escalation().run(as_of, district)
+    with app.session() as session:
+        runs.heartbeat(session, as_of, worker_name())
+    return summary.as_dict()
+
+
+@flow(name="nightly-escalation")
+def nightly_escalation(as_of: date | None = None) -> dict[str, Any]:
+    """Take every open case's due step for the night ``as_of`` (default: today, agency time)."""
+    logger = get_run_logger()
+    app = _app()
+    day = as_of or app.today()
+    try:
+        with app.session() as session:
+            claim = runs.claim(session, as_of=day, worker=worker_name())
+    except runs.AlreadyDone as exc:
+        logger.info(str(exc))
+        return {"as_of": str(day), "status": "already_done", "message": str(exc)}
+    except runs.DateTaken as exc:
+        logger.warning(str(exc))
+        return {"as_of": str(day), "status": "taken", "message": str(exc)}
+    logger.info(
+        "night %s: %s with transport %s",
+        day,
+        f"resuming (attempt {claim.attempt})" if claim.resumed else "starting",
+        app.transport.name,
+    )
+    with app.session() as session:
+        districts = open_districts(session)
+    futures = [escalate_district.submit(day, district) for district in districts]
+    summary = NightSummary(day)
+    failed = []
+    for district, future in zip(districts, futures, strict=True):
+        try:
+            summary.add(future.result())
+        except Exception as exc:  # one district's failure is recorded; the others stand
+            failed.append(district)
+            summary.failures.append(f"district {district}: {type(exc).__name__}: {exc}")
+    counts = summary.as_dict() | {"districts": len(districts), "failed_districts": failed}
+    status = "failed" if failed else "completed"
+    with app.session() as session:
+        record = runs.finish(session, day, status=status, counts=counts)
+    counts["status"] = status
+    counts["seconds"] = round((record.finished_at - record.started_at).total_seconds(), 1)
+    create_markdown_artifact(
+        key=f"nightly-escalation-{day}", markdown=markdown(counts), description=f"Night {day}"
+    )
+    return counts
+
+
+def markdown(counts: dict[str, Any]) -> str:
+    lines = [
+        f"# Nightly escalation {counts['as_of']}: {counts['status']}",
+        "",
+        "| what | count |",
+        "|---|---|",
+        f"| open cases examined | {counts['examined']} |",
+    ]
+    lines += [f"| step {k} | {v} |" for k, v in sorted(counts["steps"].items())]
+    lines += [f"| notices by {k} | {v} |" for k, v in sorted(counts["channels"].items())]
+    lines += [f"| messages {k} | {v} |" for k, v in sorted(counts["sent"].items())]
+    lines += [
+        f"| letters printed | {counts['letters_printed']} |",
+        f"| approvals requested | {counts['approvals_requested']} |",
+        f"| promises broken | {counts['promises_broken']} |",
+        f"| deferred (calendar) | {counts['deferred']} |",
+        f"| failures | {len(counts['failures'])} |",
+        f"| seconds | {counts.get('seconds', '')} |",
+    ]
+    return "\n".join(lines)
