@@ -10,6 +10,7 @@ import typer
 
 from arrears.cli.cases import cases_app, escalate, policy_app
 from arrears.cli.letters import letters_app
+from arrears.cli.nightly import runs_app, simulate
 from arrears.cli.notices import notices_app, serve, tasks_app
 from arrears.cli.sample import sample_app
 from arrears.cli.store import import_ledger, import_payments, init
@@ -33,6 +34,8 @@ app.add_typer(letters_app, name="letters")
 app.add_typer(notices_app, name="notices")
 app.add_typer(tasks_app, name="tasks")
 app.command()(serve)
+app.command()(simulate)
+app.add_typer(runs_app, name="runs")
 app.add_typer(sample_app, name="sample")
 
 __all__ = ["app"]

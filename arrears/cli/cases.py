@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -195,31 +195,6 @@ def policy_check(
     out.print("policy OK")
 
 
-def run_night(a: Any, day: Any) -> None:
-    """Take the night's steps: plan them, send SMS and calls, print the letters."""
-    escalation = a.escalation()
-    err.print(
-        f"transport: {escalation.transport.name}"
-        + (
-            " (nothing leaves the building: messages stay in the outbox)"
-            if escalation.transport.name == "outbox"
-            else ""
-        )
-    )
-    summary = escalation.run(day)
-    steps = ", ".join(f"{n} {k}" for k, n in sorted(summary.steps.items())) or "none"
-    sent = ", ".join(f"{n} {k}" for k, n in sorted(summary.sent.items())) or "none"
-    out.print(f"escalation as of {day}: {summary.examined} open cases examined")
-    out.print(f"  steps taken: {steps}")
-    out.print(f"  messages: {sent}; letters printed: {summary.letters_printed}")
-    out.print(
-        f"  approvals requested: {summary.approvals_requested}; promises broken: "
-        f"{summary.promises_broken}; deferred: {summary.deferred}"
-    )
-    for failure in summary.failures:
-        err.print(f"  failed: {failure}")
-
-
 @handled
 def escalate(
     as_of: Annotated[str, typer.Option("--as-of", help="The night being decided (YYYY-MM-DD).")],
@@ -227,17 +202,28 @@ def escalate(
         bool,
         typer.Option("--dry-run", help="Decide and print each case's next step; write nothing."),
     ] = False,
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay",
+            help="A dry rerun of a night before the last completed one (writes nothing).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
     limit: Annotated[int | None, typer.Option(help="Print at most this many decisions.")] = None,
 ) -> None:
-    """Decide every open case's next step of the ladder as of a date and take it.
+    """Run the night: decide every open case's next step as of a date and take it.
 
-    With --dry-run, print each case's decision and its reason and write nothing."""
+    The night runs as the Prefect flow nightly-escalation (locally, with Prefect's ephemeral
+    server unless PREFECT_API_URL names one). A night that already completed does nothing.
+    With --dry-run (or --replay), print each case's decision and its reason and write nothing."""
     from cases.facts import decide_all
 
     a, day = open_store(as_of)
-    if not dry_run:
-        run_night(a, day)
+    if not (dry_run or replay):
+        from arrears.cli.nightly import run_nights
+
+        run_nights(a, [day])
         return
     with a.session() as session:
         decisions = decide_all(session, as_of=day, policy=a.policy)

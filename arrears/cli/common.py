@@ -22,6 +22,7 @@ from cases.importers import ImportFileError, RowError
 from cases.notices import NoticeError
 from cases.policy import PolicyError
 from cases.queue import CaseNotFound
+from cases.runs import RunRefused
 from cases.workdays import CalendarFileError, UnknownCalendarYear
 from notifications.documents import DocumentCorrupt
 from notifications.pdf import FontMissing
@@ -70,7 +71,7 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except (ImportFileError, PolicyError, NotInitialised, CaseNotFound, NoticeError) as exc:
             fail(str(exc))
-        except (FontMissing, DocumentCorrupt) as exc:
+        except (FontMissing, DocumentCorrupt, RunRefused) as exc:
             fail(str(exc))
         except (UnknownCalendarYear, CalendarFileError) as exc:
             fail(str(exc))
