@@ -8,6 +8,7 @@ remaining work (every step of that work is idempotent by business key).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -67,6 +68,7 @@ def claim(
     worker: str,
     now: datetime | None = None,
     stale_after: timedelta = STALE_AFTER,
+    alive: Callable[[str], bool] = lambda worker: True,
 ) -> Claim:
     """Take the date for this worker, or say who has it; the caller commits at once."""
     check_date(session, as_of)
@@ -98,7 +100,9 @@ def claim(
         raise AlreadyDone(
             f"the run for {as_of} completed at {run.finished_at:%Y-%m-%d %H:%M} UTC; nothing to do"
         )
-    if run.status == "running" and now - run.heartbeat_at < stale_after:
+    # A live holder keeps the date; one known dead (its process is gone) or silent for too long
+    # does not.
+    if run.status == "running" and now - run.heartbeat_at < stale_after and alive(run.worker):
         raise DateTaken(
             f"{as_of} is being run by {run.worker} (started {run.started_at:%H:%M:%S} UTC, "
             f"last heard {run.heartbeat_at:%H:%M:%S}); not starting a second run"

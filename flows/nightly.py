@@ -39,6 +39,20 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def worker_alive(worker: str) -> bool:
+    """Whether a run's worker still lives; only knowable for a process on this machine."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine: its heartbeat decides
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @task(name="escalate-district", retries=1, retry_delay_seconds=5)
 def escalate_district(as_of: date, district: str) -> dict[str, Any]:
     app = _app()
@@ -56,7 +70,7 @@ def nightly_escalation(as_of: date | None = None) -> dict[str, Any]:
     day = as_of or app.today()
     try:
         with app.session() as session:
-            claim = runs.claim(session, as_of=day, worker=worker_name())
+            claim = runs.claim(session, as_of=day, worker=worker_name(), alive=worker_alive)
     except runs.AlreadyDone as exc:
         logger.info(str(exc))
         return {"as_of": str(day), "status": "already_done", "message": str(exc)}

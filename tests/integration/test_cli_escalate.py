@@ -85,7 +85,7 @@ def test_dry_run_decides_each_case_and_writes_nothing(
 
 
 def test_escalate_without_credentials_keeps_messages_in_the_outbox(
-    db_env: dict[str, str], tmp_path: Path, store: App
+    db_env: dict[str, str], tmp_path: Path, store: App, prefect: None
 ) -> None:
     ledger = write_ledger(
         tmp_path / "l.csv",
@@ -95,7 +95,7 @@ def test_escalate_without_credentials_keeps_messages_in_the_outbox(
     result = run(db_env, "escalate", "--as-of", "2026-09-16")
     assert result.exit_code == 0, result.output
     assert "transport: outbox" in result.stderr
-    assert "2 sms_reminder" in result.stdout and "letters printed: 1" in result.stdout
+    assert "steps: 2 sms_reminder; messages: 1 outbox; letters: 1" in result.stdout
     with store.session() as session:
         notices = session.execute(select(Notice).order_by(Notice.id)).scalars().all()
     by_channel = {n.channel: n for n in notices}
@@ -105,7 +105,11 @@ def test_escalate_without_credentials_keeps_messages_in_the_outbox(
     assert by_channel["letter"].document_type == "reminder_letter"
     assert by_channel["letter"].content_sha256 is not None
     again = run(db_env, "escalate", "--as-of", "2026-09-16")
-    assert "steps taken: none" in again.stdout
+    assert "completed at" in again.stdout and "nothing to do" in again.stdout
+    older = run(db_env, "escalate", "--as-of", "2026-09-15")
+    assert older.exit_code == 1 and "before the last completed run" in older.stderr
+    replay = run(db_env, "escalate", "--as-of", "2026-09-15", "--replay")
+    assert replay.exit_code == 0 and "nothing was written" in replay.stderr
     with store.session() as session:
         assert len(session.execute(select(Notice)).scalars().all()) == len(notices)
 
