@@ -11,6 +11,7 @@ from rich.table import Table
 
 from arrears import prefect_env
 from arrears.cli.common import JsonFlag, UsageProblem, err, handled, open_store, out, parse_date
+from arrears.simulation import serve_by_post
 from arrears.wiring import App
 
 runs_app = typer.Typer(help="The nightly runs: what each night did.", no_args_is_help=True)
@@ -40,42 +41,12 @@ def run_nights(a: App, days: list[date], *, serve_after: int | None = None) -> l
     results = []
     for day in days:
         if serve_after is not None:
-            simulate_service(a, day, serve_after)
+            with a.session() as session:
+                serve_by_post(session, day=day, after_days=serve_after, policy=a.policy)
         result = nightly_escalation(day)
         results.append(result)
         print_night(result)
     return results
-
-
-def simulate_service(a: App, day: date, after: int) -> int:
-    from sqlalchemy import select
-    from sqlmodel import col
-
-    from cases.models import Notice
-    from cases.notices import serve
-
-    with a.session() as session:
-        letters = list(
-            session.execute(
-                select(col(Notice.document_number), col(Notice.issued_on)).where(
-                    col(Notice.channel) == "letter",
-                    col(Notice.served_on).is_(None),
-                    col(Notice.content_sha256).is_not(None),
-                    col(Notice.issued_on) <= day - timedelta(days=after),
-                )
-            )
-        )
-        for number, issued_on in letters:
-            serve(
-                session,
-                document_number=number or "",
-                method="post",
-                served_on=issued_on + timedelta(days=after),
-                receipt_number=f"SIM-{number}",
-                actor="simulation",
-                policy=a.policy,
-            )
-    return len(letters)
 
 
 def print_night(result: dict[str, Any]) -> None:
