@@ -281,3 +281,15 @@ class EscalationRun(SQLModel, table=True):
     finished_at: datetime | None = None
     attempts: int = 1
     counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class DistrictRun(SQLModel, table=True):
+    """One district's share of a night, when the night is spread over workers."""
+
+    __tablename__ = "district_run"
+
+    as_of: date = Field(primary_key=True)
+    district: str = Field(primary_key=True)
+    worker: str
+    finished_at: datetime = Field(default_factory=utcnow)
+    counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from cases.bulk import table
-from cases.models import EscalationRun, utcnow
+from cases.models import DistrictRun, EscalationRun, utcnow
 
 STALE_AFTER = timedelta(minutes=10)
 
@@ -141,3 +141,24 @@ def list_runs(session: Session, limit: int = 60) -> list[EscalationRun]:
             select(EscalationRun).order_by(col(EscalationRun.as_of).desc()).limit(limit)
         ).scalars()
     )
+
+
+def record_district(
+    session: Session, as_of: date, district: str, *, worker: str, counts: dict[str, Any]
+) -> None:
+    """Keep one district's counts (a rerun of the district replaces them)."""
+    row = session.get(DistrictRun, (as_of, district))
+    if row is None:
+        row = DistrictRun(as_of=as_of, district=district, worker=worker, counts=counts)
+    else:
+        row.worker, row.counts, row.finished_at = worker, counts, utcnow()
+    session.add(row)
+
+
+def district_counts(session: Session, as_of: date) -> dict[str, dict[str, Any]]:
+    return {
+        row.district: row.counts
+        for row in session.execute(
+            select(DistrictRun).where(col(DistrictRun.as_of) == as_of)
+        ).scalars()
+    }

@@ -1,16 +1,19 @@
 """The nightly escalation as a Prefect flow: claim the night, spread it over districts, record it.
 
 The flow orchestrates; the rules live in ``cases`` and the sending in ``notifications``. Each
-district is one Prefect task (never one task per case: a task run costs ~10-20 ms of Prefect's
-own), so several workers can share a night and a district that fails neither stops nor repeats
-the others. Every piece of a district's work is idempotent by business key, so a retried or
-resumed district finishes what is left and sends nothing twice.
+district is one unit of work (never one per case: a Prefect task run costs ~10-20 ms of its own),
+so a district that fails neither stops nor repeats the others. Run locally, the districts are
+Prefect tasks in this process. Deployed with ``spread=True``, each district is a flow run of the
+``escalate-district`` deployment, so every worker of the pool takes a share of the night. Every
+piece of a district's work is idempotent by business key, so a retried or resumed district
+finishes what is left and sends nothing twice.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
@@ -53,18 +56,60 @@ def worker_alive(worker: str) -> bool:
     return True
 
 
+def _district(as_of: date, district: str) -> dict[str, Any]:
+    app = _app()
+    counts = app.escalation().run(as_of, district).as_dict()
+    with app.session() as session:
+        runs.record_district(session, as_of, district, worker=worker_name(), counts=counts)
+        runs.heartbeat(session, as_of, worker_name())
+    return counts
+
+
 @task(name="escalate-district", retries=1, retry_delay_seconds=5)
 def escalate_district(as_of: date, district: str) -> dict[str, Any]:
-    app = _app()
-    summary = app.escalation().run(as_of, district)
-    with app.session() as session:
-        runs.heartbeat(session, as_of, worker_name())
-    return summary.as_dict()
+    return _district(as_of, district)
+
+
+@flow(name="escalate-district", retries=1, retry_delay_seconds=30)
+def escalate_district_flow(as_of: date, district: str) -> dict[str, Any]:
+    """One district's share of a night, as its own flow run (for workers sharing a night)."""
+    return _district(as_of, district)
+
+
+DISTRICT_DEPLOYMENT = "escalate-district/escalate-district"
+
+
+def _spread(day: date, districts: list[str]) -> list[tuple[str, str | None]]:
+    """Run each district as a flow run of the district deployment; wait for them all.
+
+    The idempotency key makes a resumed night find its districts' runs instead of starting
+    them again.
+    """
+    from prefect.deployments import run_deployment
+
+    def one(district: str) -> tuple[str, str | None]:
+        run = run_deployment(
+            DISTRICT_DEPLOYMENT,
+            parameters={"as_of": day.isoformat(), "district": district},
+            idempotency_key=f"nightly-{day}-{district}",
+            timeout=None,
+            poll_interval=2,
+            as_subflow=False,
+        )
+        state = run.state
+        return district, None if state and state.is_completed() else str(state and state.name)
+
+    with ThreadPoolExecutor(max_workers=max(len(districts), 1)) as pool:
+        return list(pool.map(one, districts))
 
 
 @flow(name="nightly-escalation")
-def nightly_escalation(as_of: date | None = None) -> dict[str, Any]:
-    """Take every open case's due step for the night ``as_of`` (default: today, agency time)."""
+def nightly_escalation(as_of: date | None = None, spread: bool = False) -> dict[str, Any]:
+    """Take every open case's due step for the night ``as_of`` (default: today, agency time).
+
+    ``spread``: run each district as a flow run of the ``escalate-district`` deployment, so the
+    workers of the pool share the night (needs a Prefect server and that deployment).
+    """
     logger = get_run_logger()
     app = _app()
     day = as_of or app.today()
@@ -85,15 +130,25 @@ def nightly_escalation(as_of: date | None = None) -> dict[str, Any]:
     )
     with app.session() as session:
         districts = open_districts(session)
-    futures = [escalate_district.submit(day, district) for district in districts]
     summary = NightSummary(day)
     failed = []
-    for district, future in zip(districts, futures, strict=True):
-        try:
-            summary.add(future.result())
-        except Exception as exc:  # one district's failure is recorded; the others stand
-            failed.append(district)
-            summary.failures.append(f"district {district}: {type(exc).__name__}: {exc}")
+    if spread:
+        for district, problem in _spread(day, districts):
+            if problem is not None:
+                failed.append(district)
+                summary.failures.append(f"district {district}: its flow run ended {problem}")
+        with app.session() as session:
+            for district, counts in runs.district_counts(session, day).items():
+                if district not in failed:
+                    summary.add(counts)
+    else:
+        futures = [escalate_district.submit(day, district) for district in districts]
+        for district, future in zip(districts, futures, strict=True):
+            try:
+                summary.add(future.result())
+            except Exception as exc:  # one district's failure is recorded; the others stand
+                failed.append(district)
+                summary.failures.append(f"district {district}: {type(exc).__name__}: {exc}")
     counts = summary.as_dict() | {"districts": len(districts), "failed_districts": failed}
     status = "failed" if failed else "completed"
     with app.session() as session:

@@ -292,6 +292,28 @@ def test_nightly_escalation_deployed_from_prefect_yaml_runs_on_a_worker(
                 ).all()
             assert night.status == "completed"
             assert night.counts["districts"] == len(set(DISTRICTS))
+            assert sum(night.counts["steps"].values()) == len(rows)
+            with store.connect() as connection:
+                # Each district was its own flow run (spread=True): one row each.
+                districts = (
+                    connection.execute(
+                        text(
+                            "SELECT district FROM district_run WHERE as_of = :d ORDER BY district"
+                        ),
+                        {"d": NIGHT},
+                    )
+                    .scalars()
+                    .all()
+                )
+            assert districts == sorted(set(DISTRICTS))
+            child_runs = httpx.post(
+                f"{api}/flow_runs/filter",
+                json={"flow_runs": {"name": {"like_": ""}}, "limit": 50},
+                timeout=5,
+            ).json()
+            assert sum(1 for r in child_runs if r["state_type"] == "COMPLETED") >= 1 + len(
+                set(DISTRICTS)
+            )
             assert [tuple(n) for n in notices] == [("sms_reminder", "sms", "outbox")] * len(rows)
 
             # The import deployments: a good payments file goes in, a bad ledger changes nothing.
