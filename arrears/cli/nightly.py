@@ -10,7 +10,16 @@ import typer
 from rich.table import Table
 
 from arrears import prefect_env
-from arrears.cli.common import JsonFlag, UsageProblem, err, handled, open_store, out, parse_date
+from arrears.cli.common import (
+    JsonFlag,
+    UsageProblem,
+    err,
+    handled,
+    open_store,
+    out,
+    parse_date,
+    progress_bar,
+)
 from arrears.simulation import serve_by_post
 from arrears.wiring import App
 
@@ -39,13 +48,15 @@ def run_nights(a: App, days: list[date], *, serve_after: int | None = None) -> l
         )
     )
     results = []
-    for day in days:
-        if serve_after is not None:
-            with a.session() as session:
-                serve_by_post(session, day=day, after_days=serve_after, policy=a.policy)
-        result = nightly_escalation(day)
-        results.append(result)
-        print_night(result)
+    with progress_bar("nights", len(days)) as tick:
+        for done, day in enumerate(days):
+            if serve_after is not None:
+                with a.session() as session:
+                    serve_by_post(session, day=day, after_days=serve_after, policy=a.policy)
+            result = nightly_escalation(day)
+            results.append(result)
+            print_night(result)
+            tick(done + 1)
     return results
 
 
