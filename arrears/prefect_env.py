@@ -6,6 +6,7 @@ Must run before ``prefect`` is imported: Prefect reads its settings at import ti
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from arrears.settings import Settings
 
@@ -14,5 +15,8 @@ def configure(settings: Settings) -> None:
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ["DO_NOT_TRACK"] = "1"
     os.environ.setdefault("PREFECT_HOME", str((settings.data_dir / "prefect").resolve()))
+    # With the case store on PostgreSQL nothing else creates the data folder, and Prefect's
+    # ephemeral server cannot start without its home.
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     # Without a server address Prefect runs an ephemeral one of its own for the process.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
