@@ -29,7 +29,7 @@ from cases.policy import Policy, Step
 from cases.states import CaseStatus, transition
 from notifications.channels import OutboundCall, OutboundSms, Transport
 from notifications.letters import LetterDesk, chinese_date
-from notifications.texts import render_text, text_environment, twiml_say
+from notifications.texts import agency_context, render_text, text_environment, twiml_say
 
 Sessions = Callable[[], AbstractContextManager[Session]]
 ACTOR = "system:escalation"
@@ -175,12 +175,8 @@ class Escalation:
         )
 
     def _text_context(self, head: CaseHead, facts: Any, as_of: date) -> dict[str, Any]:
-        agency = self.agency
         return {
-            "agency": {
-                key: getattr(agency, key)
-                for key in ("name", "short_name", "address", "phone", "bank_name", "bank_account")
-            },
+            "agency": agency_context(self.agency),
             "employer": {
                 "name": head.employer_name,
                 "contact_name": None,

@@ -43,6 +43,7 @@ from cases.numerals import capital_yuan
 from cases.policy import ENFORCEMENT_KINDS, Policy, Step
 from notifications.documents import DocumentStore
 from notifications.pdf import FontMissing, PdfPrinter, has_cjk_font
+from notifications.texts import agency_context
 
 INSURANCE_LABELS = {
     "pension": "养老保险",
@@ -137,21 +138,7 @@ class LetterContext:
         issued = notice.issued_on
         agency = self.agency
         context: dict[str, Any] = {
-            "agency": {
-                key: getattr(agency, key)
-                for key in (
-                    "name",
-                    "short_name",
-                    "address",
-                    "phone",
-                    "postcode",
-                    "seal_text",
-                    "bank_name",
-                    "bank_account",
-                    "reconsideration_body",
-                    "court",
-                )
-            },
+            "agency": agency_context(agency),
             "employer": {
                 "name": facts.employer_name,
                 "code": facts.employer_code,

@@ -69,6 +69,25 @@ def twiml_say(script: str, *, language: str = "cmn-CN") -> str:
     return '<?xml version="1.0" encoding="UTF-8"?><Response>' + "".join(parts) + "</Response>"
 
 
+AGENCY_FIELDS = (
+    "name",
+    "short_name",
+    "address",
+    "phone",
+    "postcode",
+    "seal_text",
+    "bank_name",
+    "bank_account",
+    "reconsideration_body",
+    "court",
+)
+
+
+def agency_context(agency: Any) -> dict[str, str]:
+    """The office as every template sees it (``agency`` in the template contract)."""
+    return {key: getattr(agency, key) for key in AGENCY_FIELDS}
+
+
 def sample_context(agency: Any) -> dict[str, Any]:
     """Every name of the template contract (templates/letters/base.html.j2), at its longest."""
     row = {
@@ -80,21 +99,7 @@ def sample_context(agency: Any) -> dict[str, Any]:
         "subtotal": SAMPLE_AMOUNT,
     }
     return {
-        "agency": {
-            key: getattr(agency, key)
-            for key in (
-                "name",
-                "short_name",
-                "address",
-                "phone",
-                "postcode",
-                "seal_text",
-                "bank_name",
-                "bank_account",
-                "reconsideration_body",
-                "court",
-            )
-        },
+        "agency": agency_context(agency),
         "employer": {
             "name": SAMPLE_NAME,
             "code": "91120116MA05J8XU9P",
