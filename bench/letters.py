@@ -430,7 +430,8 @@ def render_html(data_dir: Path, case_ids: Sequence[int]) -> list[str]:
 
     from cases.models import Notice
     from cases.notices import letter_facts
-    from notifications.letters import LetterContext, LetterDetails, LetterRenderer
+    from notifications.letter_context import LetterContext, LetterDetails
+    from notifications.letters import LetterRenderer
 
     app = open_app(data_dir)
     step = app.policy.find(STEP)
