@@ -106,6 +106,13 @@ class Settings(BaseSettings):
     twilio_timeout: float = Field(
         default=10.0, gt=0, description="seconds to connect, and to wait for each answer"
     )
+    twilio_proxy_url: str | None = Field(
+        default=None,
+        description=(
+            "HTTP proxy to reach Twilio through, http://host:port (user:password@ allowed); "
+            "HTTPS_PROXY and the like are not read"
+        ),
+    )
     sms_rate_limit: float | None = Field(
         default=None,
         ge=0,
@@ -113,6 +120,20 @@ class Settings(BaseSettings):
     )
     sms_retry_attempts: int = Field(
         default=5, ge=1, description="HTTP requests per message at most, retries included"
+    )
+    sms_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="SMS and call requests in flight at once from one worker (each waits for "
+        "the provider's answer; the rate limit still applies)",
+    )
+    full_review_weekday: int | None = Field(
+        default=6,
+        ge=0,
+        le=6,
+        description="the night of the week (0 Monday … 6 Sunday) on which every open case is "
+        "decided, not only those due for review; unset: only when the policy or calendar changed",
     )
 
     @field_validator("timezone")
@@ -134,7 +155,11 @@ class Settings(BaseSettings):
         return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
     @field_validator(
-        "twilio_from_number", "twilio_messaging_service_sid", "sms_rate_limit", mode="before"
+        "twilio_from_number",
+        "twilio_messaging_service_sid",
+        "twilio_proxy_url",
+        "sms_rate_limit",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -155,6 +180,16 @@ class Settings(BaseSettings):
         if parts.query or parts.fragment:
             raise ValueError("must not carry a query string or fragment")
         return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+    @field_validator("twilio_proxy_url")
+    @classmethod
+    def _http_proxy(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
+            raise ValueError("must be an HTTP proxy URL such as http://proxy.internal:3128")
+        return value
 
     @property
     def tz(self) -> ZoneInfo:

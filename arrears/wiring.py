@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from arrears.db import alembic_config, make_engine, upgrade
 from arrears.settings import Settings
+from cases import review
 from cases.casework import PolicyRef
 from cases.policy import Policy, PolicyError
 from cases.policy_file import load_policy
@@ -66,6 +67,11 @@ class App:
         return policy
 
     @cached_property
+    def review_basis(self) -> str:
+        """What every decision reads beyond a case's facts (``cases.review.basis``)."""
+        return review.basis(self.policy, self.calendar.holiday_file)
+
+    @cached_property
     def policy_ref(self) -> PolicyRef:
         policy = self.policy
         return PolicyRef(name=policy.name, version=policy.version, fee_rules=policy.fee_rules)
@@ -105,6 +111,7 @@ class App:
             desk=self.letter_desk,
             status_callback=f"{base}/twilio/status" if base else None,
             timezone=self.settings.tz,
+            concurrency=self.settings.sms_concurrency,
         )
 
     def init_db(self) -> None:

@@ -9,14 +9,17 @@ For each backend this builds one store of open cases spread along the ladder (bu
 the importer), so that about a tenth of them take a step tonight, most of those an SMS. Then it
 runs, each in its own child process on its own copy of the store:
 
-* **decide**: a dry run of ``cases.facts.decisions`` that must take exactly the steps built for;
+* **yesterday** (not measured): every case decided as of yesterday, its review date stored, and
+  yesterday's run recorded, as the night before would have left the store;
+* **decide**: a dry run of ``cases.facts.decisions`` over the cases due for review, which must
+  take exactly the steps built for;
 * **ours**: the nightly pass without letters: ``Escalation.plan`` and ``Escalation.send`` district
   by district, in order, as the flow's district task does (minus ``print_letters``), with the real
   ``TwilioTransport`` sending to the local fake Twilio server (its own process, no rate limit);
 * **baseline**: the same I/O by hand: one SELECT of the due cases, one executemany of one event
-  row per case, one form POST per SMS over a bare ``http.client`` keep-alive connection, one at a
-  time (the concurrency of ours: ``Escalation.send`` sends one message after the other); three
-  runs, the median counts;
+  row per case, one form POST per SMS over bare ``http.client`` keep-alive connections, as many
+  in flight at once as ours keeps (``ARREARS_SMS_CONCURRENCY``, default 4); three runs, the
+  median counts;
 * **prefect** (``--prefect yes``): the Prefect flow ``nightly_escalation`` once, in ephemeral
   mode, letters again left out; its start-up is timed apart and it is not part of the ratio;
 * **profile**: ours again under cProfile, when a target is missed (``--profile auto``).
@@ -40,9 +43,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -471,12 +476,42 @@ def past_notices(
 # --------------------------------------------------------------------------------------------
 
 
+def after_yesterday(settings: Any) -> tuple[float, Counter[str]]:
+    """Leave the built store as last night's run would have: review dates and a run record.
+
+    A night decides only the cases due for review (``cases.review``). The population is written
+    by bulk inserts, so it has no review dates yet; here every case is decided as of yesterday
+    (``cases.facts.store_review_dates``) and yesterday's run is recorded as completed, so tonight
+    decides what a real night after a real yesterday would.
+    """
+    from arrears.wiring import App
+    from cases.facts import store_review_dates
+    from cases.models import EscalationRun
+
+    app = App(settings)
+    started = time.perf_counter()
+    yesterday = AS_OF - timedelta(days=1)
+    with app.session() as session:
+        seen = store_review_dates(session, as_of=yesterday, policy=app.policy)
+        session.add(
+            EscalationRun(
+                as_of=yesterday,
+                status="completed",
+                worker="bench:yesterday",
+                counts={"review": {"full": True, "basis": app.review_basis}},
+            )
+        )
+    seconds = time.perf_counter() - started
+    app.engine.dispose()
+    return seconds, seen
+
+
 def emit(result: dict[str, Any]) -> None:
     print(RESULT_PREFIX + json.dumps(result, default=str), flush=True)
 
 
 def child_decide() -> None:
-    """The dry run: decide every open case, district by district as ours does, write nothing."""
+    """The dry run: decide the cases due for review, district by district as ours does."""
     from arrears.settings import Settings
     from arrears.wiring import App
     from cases.facts import decisions, open_districts
@@ -491,7 +526,7 @@ def child_decide() -> None:
     for district in districts:
         with app.session() as session:
             for _head, _facts, decision in decisions(
-                session, as_of=AS_OF, policy=policy, district=district
+                session, as_of=AS_OF, policy=policy, district=district, due_only=True
             ):
                 if decision.action == "take_step" and decision.step is not None:
                     taken[(decision.step.kind, decision.channel or decision.step.channel)] += 1
@@ -583,10 +618,12 @@ def child_ours(profile_path: str | None) -> None:
 
 def child_baseline(server_url: str, account_sid: str, auth_token: str) -> None:
     """Bare I/O: one SELECT of the due cases, one executemany of events, one POST per SMS."""
+    from arrears.settings import Settings
+
+    concurrency = Settings().sms_concurrency
     from sqlalchemy import and_, insert, or_, select
 
     from arrears.db import make_engine
-    from arrears.settings import Settings
     from cases.bulk import table
     from cases.models import Case, CaseEvent, Employer
 
@@ -642,12 +679,8 @@ def child_baseline(server_url: str, account_sid: str, auth_token: str) -> None:
         )
     database_s = time.perf_counter() - started
     http_started = time.perf_counter()
-    client = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
-    accepted = refused = 0
-    for r in rows:
-        if r.stage != 0 or not r.mobile or r.sms_opted_out:
-            continue
-        body = urlencode(
+    forms = [
+        urlencode(
             {
                 "To": r.mobile,
                 "From": FROM_NUMBER,
@@ -655,14 +688,27 @@ def child_baseline(server_url: str, account_sid: str, auth_token: str) -> None:
                 "请尽快缴清，逾期滞纳金按日累加。咨询022-27301234。回复TD退订",
             }
         )
+        for r in rows
+        if r.stage == 0 and r.mobile and not r.sms_opted_out
+    ]
+    local = threading.local()
+
+    def post(body: str) -> int:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = http.client.HTTPConnection(
+                parts.hostname or "127.0.0.1", parts.port, timeout=30
+            )
         client.request("POST", path, body, headers)
         answer = client.getresponse()
         answer.read()
-        if answer.status == 201:
-            accepted += 1
-        else:
-            refused += 1
-    client.close()
+        return answer.status
+
+    # As many requests in flight as ours keeps (ARREARS_SMS_CONCURRENCY), one connection each.
+    with ThreadPoolExecutor(concurrency) as pool:
+        statuses = list(pool.map(post, forms))
+    accepted = statuses.count(201)
+    refused = len(statuses) - accepted
     finished = time.perf_counter()
     engine.dispose()
     emit(
@@ -1027,8 +1073,14 @@ def bench_backend(
     )
     for name, n in population.cohorts:
         say(f"    {n:>7,}  {name}")
+    say(f"[{backend.name}] yesterday's night: review dates and the run record it leaves")
+    seconds, seen = after_yesterday(backend.settings())
+    say(
+        f"  {seconds:.1f} s (not measured): every open case decided for {AS_OF - timedelta(1)}: "
+        + ", ".join(f"{n:,} {action}" for action, n in sorted(seen.items()))
+    )
 
-    say(f"[{backend.name}] dry run: decide every open case, district by district, write nothing")
+    say(f"[{backend.name}] dry run: decide the cases due for review, district by district")
     result.decide = run_child(backend, server, "decide", ["decide"], workdir)
     if not result.decide.ok:
         report_run(result.decide)
@@ -1266,10 +1318,10 @@ def print_tables(results: list[Result]) -> None:
         "ours: Escalation.plan, then Escalation.send, for each district in turn (letters not "
         "printed); TwilioTransport to the fake server in its own process, no rate limit.",
         "baseline: one SELECT of the due cases, one executemany of a case_event each, one "
-        "http.client POST per SMS, one at a time (ours sends one at a time too); the median of "
-        "its runs; base SQL and POST split that run.",
-        "decide: the dry run, cases.facts.decisions for every open case, district by district, "
-        "nothing written; plan - decide is what persisting the steps adds.",
+        "http.client POST per SMS, as many in flight as ours (ARREARS_SMS_CONCURRENCY); the "
+        "median of its runs; base SQL and POST split that run.",
+        "decide: the dry run, cases.facts.decisions for the cases due for review, district by "
+        "district, nothing written; plan - decide is what persisting the steps adds.",
         "provider: time inside TwilioTransport.send_sms (the twilio client and the round trip); "
         "send - provider is the store's share of sending.",
         "prefect: nightly_escalation once, ephemeral mode, letters off; districts run as "

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, col
 
-from cases import ledger
+from cases import ledger, review
 from cases.accounts import Book, chunked
 from cases.bulk import insert_returning, insert_rows
 from cases.models import ArrearsItem, Case, CaseEvent, utcnow
@@ -144,6 +144,8 @@ def reconcile(
     moved into the open case; a case with nothing left to pay closes as paid.
     """
     result = ReconcileResult()
+    # The books changed: every case of these employers is decided again at the next run.
+    review.clear(session, employer_ids=books.keys())
     moves: list[dict[str, Any]] = []
     overdue_updates: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []

@@ -14,7 +14,7 @@ Compulsion Law art. 35/37), and court only 10 days after the demand was served (
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Literal
 
@@ -73,6 +73,9 @@ class CaseFacts:
     bank_balance: int | None  # fen, latest bank-balance inquiry
     collateral_provided: bool
     approvals: Mapping[str, str]  # step kind -> "pending" | "approved" | "rejected"
+    # The earliest date after ``as_of`` on which a dated fact already on record takes effect
+    # (a payment, a service date, a response entered ahead): the decision may change that day.
+    upcoming_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,59 @@ class Decision:
     missing_calendar_year: int | None = None
     skipped: tuple[tuple[Step, str], ...] = ()
     channel: str | None = None  # the step's own channel, or its fallback when a guard sent it there
+    # When to decide the case again if nothing about it changes: ``as_of`` itself for a decision
+    # that acts tonight, the date a wait ends, the day after for rules that read the clock (late
+    # fees against a bank balance), None when only a new fact (service, payment, approval, an
+    # officer's action) can move it. See ``review_date``.
+    review_on: date | None = None
 
 
 def decide(facts: CaseFacts, as_of: date, policy: Policy) -> Decision:
-    def settle(action: Action, reason: str, due_on: date | None = None) -> Decision:
-        return Decision(facts.case_id, action, None, f"{policy.label}: {reason}", due_on)
+    decision, clock = _decide(facts, as_of, policy)
+    return replace(decision, review_on=review_date(decision, facts, as_of, clock=clock))
+
+
+ACTING = frozenset({"take_step", "request_approval", "promise_broken", "defer"})
+
+
+def review_date(
+    decision: Decision, facts: CaseFacts, as_of: date, *, clock: bool = False
+) -> date | None:
+    """The first night on which ``decide`` may answer differently, facts unchanged.
+
+    ``clock``: the decision read a rule that changes by itself from day to day. A wait's own end
+    (``due_on``) and the earliest dated fact still ahead bound it; a case waiting only for a new
+    fact gets None and is looked at again when that fact is recorded.
+    """
+    if decision.action in ACTING:
+        return as_of
+    dates = [facts.upcoming_on] if facts.upcoming_on and facts.upcoming_on > as_of else []
+    if decision.action in ("wait", "hold") and decision.due_on and decision.due_on > as_of:
+        dates.append(decision.due_on)
+    if clock and decision.action == "wait":
+        dates.append(as_of + _ONE_DAY)
+    return min(dates, default=None)
+
+
+def review_after_step(facts: CaseFacts, step: Step, as_of: date, policy: Policy) -> date | None:
+    """The review date of a case that takes ``step`` on ``as_of``: tomorrow's decision, read now.
+
+    The step is added to the facts as its notice will show it (issued ``as_of``, not yet served),
+    so a rung that waits a month after it is not looked at again until then.
+    """
+    tomorrow = as_of + _ONE_DAY
+    if facts.upcoming_on is not None and facts.upcoming_on <= tomorrow:
+        return tomorrow  # a fact dated tomorrow is not in these facts yet
+    taken = replace(facts, steps=(*facts.steps, StepRecord(step.kind, step.level, as_of, None)))
+    return decide(taken, tomorrow, policy).review_on
+
+
+def _decide(facts: CaseFacts, as_of: date, policy: Policy) -> tuple[Decision, bool]:
+    """The decision, and whether it read a rule that changes with the date alone."""
+
+    def settle(action: Action, reason: str, due_on: date | None = None) -> tuple[Decision, bool]:
+        decision = Decision(facts.case_id, action, None, f"{policy.label}: {reason}", due_on)
+        return decision, False
 
     status = facts.status
     if status in ("closed_paid", "written_off"):
@@ -114,7 +165,8 @@ def decide(facts: CaseFacts, as_of: date, policy: Policy) -> Decision:
         raise ValueError(f"case {facts.case_id}: unknown status {status!r}")
     if facts.total_due <= 0:
         return settle("hold", "nothing outstanding; the case awaits closing")
-    return _Ladder(facts, as_of, policy).climb()
+    ladder = _Ladder(facts, as_of, policy)
+    return ladder.climb(), ladder.clock
 
 
 def judge(facts: CaseFacts, as_of: date, policy: Policy, kind: str) -> Decision:
@@ -185,6 +237,7 @@ class _Ladder:
         self.last_taken = max((r.taken_on for r in facts.steps), default=None)
         self.skipped: list[tuple[Step, str]] = []
         self.history = _history(sorted(set(levels)))
+        self.clock = False  # a guard read something that changes with the date alone
 
     def _level(self, record: StepRecord) -> int:
         step = self.policy.find(record.kind)
@@ -298,6 +351,7 @@ class _Ladder:
     def check(self, guard: Guard) -> tuple[bool, str]:
         states = []
         for term in guard.terms:
+            self.clock = self.clock or term.name in CLOCK_TERMS
             value, state = _TRUTHS[term.name](self)
             if value != term.negated:
                 return True, state
@@ -386,6 +440,11 @@ _TRUTHS: dict[str, Callable[[_Ladder], tuple[bool, str]]] = {
     ),
     "no_payment_since_demand": _Ladder._no_payment_since_demand,
 }
+
+
+# Terms whose truth can change from one night to the next with no new fact: a deadline running
+# out, late fees growing past a bank balance.
+CLOCK_TERMS = frozenset({"refusing", "balance_covers_debt", "balance_short"})
 
 
 def _flag(value: bool, if_true: str, if_false: str) -> tuple[bool, str]:

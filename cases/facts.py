@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlmodel import Session, col
 
 from cases import ledger
 from cases.accounts import case_position, chunked, load_books
+from cases.bulk import table
 from cases.decide import CaseFacts, Decision, PromiseFact, StepRecord, decide
 from cases.models import (
     ApprovalRequest,
@@ -24,6 +25,7 @@ from cases.models import (
     PromiseToPay,
 )
 from cases.policy import Policy
+from cases.review import due_for_review, stored
 from cases.states import CLOSED
 
 # Event kinds that show the employer engaged with the agency (the "no response" guard).
@@ -57,11 +59,22 @@ class CaseHead:
     malicious: bool
     has_mobile: bool
     opted_out: bool
+    mobile: str | None
+    officer_id: int | None
 
 
 def open_case_heads(
-    session: Session, case_ids: Sequence[int] | None = None, district: str | None = None
+    session: Session,
+    case_ids: Sequence[int] | None = None,
+    district: str | None = None,
+    *,
+    review_by: date | None = None,
 ) -> list[CaseHead]:
+    """Open cases (of one district, if given), in case order.
+
+    ``review_by``: only the cases due for a decision that night, those whose review date has
+    come or was cleared by a new fact (``cases.review``).
+    """
     query = (
         select(
             col(Case.id),
@@ -77,6 +90,8 @@ def open_case_heads(
             col(Case.malicious),
             col(Employer.mobile).is_not(None),
             col(Employer.sms_opted_out),
+            col(Employer.mobile),
+            col(Case.officer_id),
         )
         .join(Employer, col(Employer.id) == col(Case.employer_id))
         .where(col(Case.status).not_in([s.value for s in CLOSED]))
@@ -86,6 +101,8 @@ def open_case_heads(
         query = query.where(col(Case.id).in_(list(case_ids)))
     if district is not None:
         query = query.where(col(Employer.district) == district)
+    if review_by is not None:
+        query = query.where(due_for_review(review_by))
     return [CaseHead(*row) for row in session.execute(query)]
 
 
@@ -101,6 +118,13 @@ def build_facts(
     promises: dict[int, PromiseToPay] = {}
     balances: dict[int, int] = {}
     approvals: dict[int, dict[str, str]] = defaultdict(dict)
+    # Facts dated after as_of (entered ahead, or a replayed night): the decision may change then.
+    upcoming: dict[int, date] = {}
+
+    def ahead(case_id: int, on: date | None) -> None:
+        if on is not None and on > as_of and (case_id not in upcoming or on < upcoming[case_id]):
+            upcoming[case_id] = on
+
     for part in chunked(case_ids):
         for n in session.execute(
             select(
@@ -110,22 +134,32 @@ def build_facts(
                 col(Notice.issued_on),
                 col(Notice.served_on),
             )
-            .where(col(Notice.case_id).in_(part), col(Notice.issued_on) <= as_of)
+            .where(col(Notice.case_id).in_(part))
             .order_by(col(Notice.issued_on))
         ):
+            ahead(n.case_id, n.served_on)
+            if n.issued_on > as_of:
+                ahead(n.case_id, n.issued_on)
+                continue
             served = n.served_on if n.served_on and n.served_on <= as_of else None
             known = steps[n.case_id].get(n.step)
             if known is None:
                 steps[n.case_id][n.step] = StepRecord(n.step, n.level, n.issued_on, served)
             elif served and (known.served_on is None or served < known.served_on):
                 steps[n.case_id][n.step] = StepRecord(n.step, n.level, known.taken_on, served)
+        fact_events = (
+            col(CaseEvent.case_id).in_(part),
+            col(CaseEvent.kind).in_(sorted(RESPONSE_EVENTS | COLLATERAL_EVENTS)),
+        )
+        for case_id, first in session.execute(
+            select(col(CaseEvent.case_id), func.min(col(CaseEvent.on_date)))
+            .where(*fact_events, col(CaseEvent.on_date) > as_of)
+            .group_by(col(CaseEvent.case_id))
+        ):
+            ahead(case_id, first)
         for case_id, kind, last in session.execute(
             select(col(CaseEvent.case_id), col(CaseEvent.kind), func.max(col(CaseEvent.on_date)))
-            .where(
-                col(CaseEvent.case_id).in_(part),
-                col(CaseEvent.kind).in_(sorted(RESPONSE_EVENTS | COLLATERAL_EVENTS)),
-                col(CaseEvent.on_date) <= as_of,
-            )
+            .where(*fact_events, col(CaseEvent.on_date) <= as_of)
             .group_by(col(CaseEvent.case_id), col(CaseEvent.kind))
         ):
             if kind in COLLATERAL_EVENTS:
@@ -138,12 +172,14 @@ def build_facts(
             .order_by(col(PromiseToPay.id))
         ).scalars():
             promises[promise.case_id] = promise
+            ahead(promise.case_id, promise.made_on)
         latest_per_account: dict[tuple[int, str], tuple[date, int, int]] = {}
         for inquiry in session.execute(
-            select(BankInquiry).where(
-                col(BankInquiry.case_id).in_(part), col(BankInquiry.inquired_on) <= as_of
-            )
+            select(BankInquiry).where(col(BankInquiry.case_id).in_(part))
         ).scalars():
+            if inquiry.inquired_on > as_of:
+                ahead(inquiry.case_id, inquiry.inquired_on)
+                continue
             key = (inquiry.case_id, inquiry.account_number)
             stamp = (inquiry.inquired_on, inquiry.id or 0, inquiry.balance_fen)
             if key not in latest_per_account or stamp > latest_per_account[key]:
@@ -165,6 +201,11 @@ def build_facts(
         pos = case_position(book, head.case_id, as_of, rules)
         paid_dates = [p.paid_on for p in book.payments if p.paid_on <= as_of]
         promise = promises.get(head.case_id)
+        for payment in book.payments:
+            ahead(head.case_id, payment.paid_on)
+        for item in book.items:
+            if item.case_id == head.case_id:
+                ahead(head.case_id, item.due_date + timedelta(days=1))  # overdue from then
         facts.append(
             CaseFacts(
                 case_id=head.case_id,
@@ -192,6 +233,7 @@ def build_facts(
                 bank_balance=balances.get(head.case_id),
                 collateral_provided=head.case_id in collateral,
                 approvals=dict(approvals.get(head.case_id, {})),
+                upcoming_on=upcoming.get(head.case_id),
             )
         )
     return facts
@@ -204,9 +246,13 @@ def decisions(
     policy: Policy,
     batch: int = BATCH,
     district: str | None = None,
+    due_only: bool = False,
 ) -> Iterator[tuple[CaseHead, CaseFacts, Decision]]:
-    """Decide every open case (of one district, if given), a batch at a time, in case order."""
-    heads = open_case_heads(session, district=district)
+    """Decide every open case (of one district, if given), a batch at a time, in case order.
+
+    ``due_only``: only the cases due for review that night (``open_case_heads``'s ``review_by``).
+    """
+    heads = open_case_heads(session, district=district, review_by=as_of if due_only else None)
     for start in range(0, len(heads), batch):
         part = heads[start : start + batch]
         for head, facts in zip(
@@ -250,3 +296,27 @@ def decide_all(session: Session, *, as_of: date, policy: Policy) -> list[dict[st
         }
         for head, _, d in decisions(session, as_of=as_of, policy=policy)
     ]
+
+
+def store_review_dates(
+    session: Session, *, as_of: date, policy: Policy, batch: int = BATCH
+) -> Counter[str]:
+    """Decide every open case on ``as_of`` and keep only when each is next due for a decision.
+
+    What a night leaves behind, without its steps: for a store whose cases were loaded or edited
+    outside the nightly run. Returns how many cases got each kind of decision.
+    """
+    seen: Counter[str] = Counter()
+    rows: list[dict[str, Any]] = []
+    for _head, _facts, decision in decisions(session, as_of=as_of, policy=policy, batch=batch):
+        seen[decision.action] += 1
+        rows.append({"b_id": decision.case_id, "b_review": stored(decision.review_on)})
+    case = table(Case)
+    for start in range(0, len(rows), batch):
+        session.connection().execute(
+            update(case)
+            .where(case.c.id == bindparam("b_id"))
+            .values(next_review_on=bindparam("b_review")),
+            rows[start : start + batch],
+        )
+    return seen

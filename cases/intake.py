@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, col
 
-from cases import locks
+from cases import locks, review
 from cases.accounts import chunked, load_books, rebuild_allocations
 from cases.bulk import insert_returning, insert_rows
 from cases.casework import PolicyRef, add_events, event_row, load_open_cases, open_cases, reconcile
@@ -337,6 +337,8 @@ def _upsert_employers(
             ),
             updates,
         )
+        # A new mobile number (or none) changes how their cases are reached.
+        review.clear(session, employer_ids=changes_by_employer)
     result.employers_new = len(fresh)
     result.employers_updated = len(updates)
     return ids, changes_by_employer

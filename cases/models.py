@@ -61,6 +61,8 @@ class Case(SQLModel, table=True):
     officer_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
     uncooperative: bool = False
     malicious: bool = False
+    # The night the case is next decided; None: at the next run (new, or a fact changed since).
+    next_review_on: date | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -293,3 +295,8 @@ class DistrictRun(SQLModel, table=True):
     worker: str
     finished_at: datetime = Field(default_factory=utcnow)
     counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# Every ORM write that changes what a case's decision reads clears its review date (the hook is
+# installed when cases.review is imported).
+import cases.review  # noqa: E402, F401

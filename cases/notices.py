@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import PurePosixPath
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -156,7 +157,7 @@ def plan_letter(
     It gets its document number only when it is printed (``number_letter``), in a short
     transaction of its own, so planning a night's letters never holds the number sequence.
     """
-    key = f"{case_id}:{step.kind}:letter:{document_type}:{issued_on}"
+    key = letter_key(case_id, step.kind, document_type, issued_on)
     existing = session.execute(
         select(Notice).where(col(Notice.business_key) == key)
     ).scalar_one_or_none()
@@ -257,16 +258,78 @@ def take_step(
         session.add(case)
     session.add(
         CaseEvent(
-            case_id=case.id or 0,
-            on_date=on_date,
-            kind="step_taken",
-            actor=actor,
-            step=step.kind,
-            policy_version=f"{policy.name} {policy.version}",
-            message=f"{step.label} ({step.title}): {reason}",
-            data={"level": step.level},
+            **step_event_row(
+                case.id or 0, step, on_date=on_date, actor=actor, reason=reason, policy=policy
+            )
         )
     )
+
+
+def step_event_row(
+    case_id: int, step: Step, *, on_date: date, actor: str, reason: str, policy: Policy
+) -> dict[str, Any]:
+    """The ``step_taken`` event of a case climbing to ``step``, as a row."""
+    return {
+        "case_id": case_id,
+        "at": utcnow(),
+        "on_date": on_date,
+        "kind": "step_taken",
+        "actor": actor,
+        "step": step.kind,
+        "policy_version": f"{policy.name} {policy.version}",
+        "message": f"{step.label} ({step.title}): {reason}",
+        "data": {"level": step.level},
+    }
+
+
+def letter_key(case_id: int, step_kind: str, document_type: str, issued_on: date) -> str:
+    """A letter's business key: one document of a step per case and day."""
+    return f"{case_id}:{step_kind}:letter:{document_type}:{issued_on}"
+
+
+def notice_row(
+    *,
+    case_id: int,
+    business_key: str,
+    step: Step,
+    channel: str,
+    issued_on: date,
+    status: str = "planned",
+    document_type: str | None = None,
+    recipient: str | None = None,
+    body: str | None = None,
+    segments: int | None = None,
+) -> dict[str, Any]:
+    """A planned notice as a row for a bulk insert, every column given."""
+    now = utcnow()
+    return {
+        "case_id": case_id,
+        "business_key": business_key,
+        "step": step.kind,
+        "level": step.level,
+        "channel": channel,
+        "document_type": document_type,
+        "status": status,
+        "document_number": None,
+        "issued_on": issued_on,
+        "served_on": None,
+        "service_method": None,
+        "receipt_number": None,
+        "deadline_on": None,
+        "recipient": recipient,
+        "body": body,
+        "segments": segments,
+        "provider_id": None,
+        "error_code": None,
+        "error": None,
+        "attempts": 0,
+        "sent_at": None,
+        "content_sha256": None,
+        "data_sha256": None,
+        "pages": None,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def find_letter(session: Session, document_number: str) -> Notice:

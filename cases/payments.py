@@ -275,7 +275,9 @@ def _settle_promises(session: Session, cases: dict[int, Any], *, today: date, ac
         )
         if case.status == CaseStatus.PROMISED.value:
             session.execute(
-                update(Case).where(col(Case.id) == case.id).values(status=CaseStatus.OPEN.value)
+                update(Case)
+                .where(col(Case.id) == case.id)
+                .values(status=CaseStatus.OPEN.value, next_review_on=None)
             )
             events.append(
                 event_row(

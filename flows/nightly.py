@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -22,7 +25,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from arrears.settings import Settings
 from arrears.wiring import App
-from cases import runs
+from cases import review, runs
 from cases.facts import open_districts
 from notifications.escalation import NightSummary
 
@@ -56,30 +59,29 @@ def worker_alive(worker: str) -> bool:
     return True
 
 
-def _district(as_of: date, district: str) -> dict[str, Any]:
+def _district(as_of: date, district: str, full: bool) -> dict[str, Any]:
     app = _app()
-    counts = app.escalation().run(as_of, district).as_dict()
+    counts = app.escalation().run(as_of, district, full=full).as_dict()
     with app.session() as session:
         runs.record_district(session, as_of, district, worker=worker_name(), counts=counts)
-        runs.heartbeat(session, as_of, worker_name())
     return counts
 
 
 @task(name="escalate-district", retries=1, retry_delay_seconds=5)
-def escalate_district(as_of: date, district: str) -> dict[str, Any]:
-    return _district(as_of, district)
+def escalate_district(as_of: date, district: str, full: bool = False) -> dict[str, Any]:
+    return _district(as_of, district, full)
 
 
 @flow(name="escalate-district", retries=1, retry_delay_seconds=30)
-def escalate_district_flow(as_of: date, district: str) -> dict[str, Any]:
+def escalate_district_flow(as_of: date, district: str, full: bool = False) -> dict[str, Any]:
     """One district's share of a night, as its own flow run (for workers sharing a night)."""
-    return _district(as_of, district)
+    return _district(as_of, district, full)
 
 
 DISTRICT_DEPLOYMENT = "escalate-district/escalate-district"
 
 
-def _spread(day: date, districts: list[str]) -> list[tuple[str, str | None]]:
+def _spread(day: date, districts: list[str], full: bool) -> list[tuple[str, str | None]]:
     """Run each district as a flow run of the district deployment; wait for them all.
 
     The idempotency key makes a resumed night find its districts' runs instead of starting
@@ -90,7 +92,7 @@ def _spread(day: date, districts: list[str]) -> list[tuple[str, str | None]]:
     def one(district: str) -> tuple[str, str | None]:
         run = run_deployment(
             DISTRICT_DEPLOYMENT,
-            parameters={"as_of": day.isoformat(), "district": district},
+            parameters={"as_of": day.isoformat(), "district": district, "full": full},
             idempotency_key=f"nightly-{day}-{district}",
             timeout=None,
             poll_interval=2,
@@ -101,6 +103,60 @@ def _spread(day: date, districts: list[str]) -> list[tuple[str, str | None]]:
 
     with ThreadPoolExecutor(max_workers=max(len(districts), 1)) as pool:
         return list(pool.map(one, districts))
+
+
+def _run_districts(
+    day: date,
+    districts: list[str],
+    full: bool,
+    spread: bool,
+    summary: NightSummary,
+    failed: list[str],
+) -> None:
+    """Every district's share of the night, here (as tasks) or on the pool's workers."""
+    if spread:
+        for district, problem in _spread(day, districts, full):
+            if problem is not None:
+                failed.append(district)
+                summary.failures.append(f"district {district}: its flow run ended {problem}")
+        with _app().session() as session:
+            for district, counts in runs.district_counts(session, day).items():
+                if district not in failed:
+                    summary.add(counts)
+        return
+    futures = [escalate_district.submit(day, district, full) for district in districts]
+    for district, future in zip(districts, futures, strict=True):
+        try:
+            summary.add(future.result())
+        except Exception as exc:  # one district's failure is recorded; the others stand
+            failed.append(district)
+            summary.failures.append(f"district {district}: {type(exc).__name__}: {exc}")
+
+
+HEARTBEAT_SECONDS = 60.0
+
+
+@contextmanager
+def _heartbeat(app: App, day: date) -> Iterator[None]:
+    """Keep the night's claim fresh while its districts run, however long they take."""
+    stop = threading.Event()
+    worker = worker_name()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            try:
+                with app.session() as session:
+                    runs.heartbeat(session, day, worker)
+            except Exception:  # a missed beat is retried at the next one
+                continue
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{day}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 @flow(name="nightly-escalation")
@@ -130,26 +186,19 @@ def nightly_escalation(as_of: date | None = None, spread: bool = False) -> dict[
     )
     with app.session() as session:
         districts = open_districts(session)
+        full, scope = review.night_scope(
+            session, day, app.review_basis, app.settings.full_review_weekday
+        )
+    logger.info("night %s decides %s", day, scope)
     summary = NightSummary(day)
     failed = []
-    if spread:
-        for district, problem in _spread(day, districts):
-            if problem is not None:
-                failed.append(district)
-                summary.failures.append(f"district {district}: its flow run ended {problem}")
-        with app.session() as session:
-            for district, counts in runs.district_counts(session, day).items():
-                if district not in failed:
-                    summary.add(counts)
-    else:
-        futures = [escalate_district.submit(day, district) for district in districts]
-        for district, future in zip(districts, futures, strict=True):
-            try:
-                summary.add(future.result())
-            except Exception as exc:  # one district's failure is recorded; the others stand
-                failed.append(district)
-                summary.failures.append(f"district {district}: {type(exc).__name__}: {exc}")
-    counts = summary.as_dict() | {"districts": len(districts), "failed_districts": failed}
+    with _heartbeat(app, day):
+        _run_districts(day, districts, full, spread, summary, failed)
+    counts = summary.as_dict() | {
+        "districts": len(districts),
+        "failed_districts": failed,
+        "review": {"full": full, "scope": scope, "basis": app.review_basis},
+    }
     status = "failed" if failed else "completed"
     with app.session() as session:
         record = runs.finish(session, day, status=status, counts=counts)
@@ -167,7 +216,8 @@ def markdown(counts: dict[str, Any]) -> str:
         "",
         "| what | count |",
         "|---|---|",
-        f"| open cases examined | {counts['examined']} |",
+        f"| cases decided | {counts['examined']} |",
+        f"| which cases | {counts.get('review', {}).get('scope', '')} |",
     ]
     lines += [f"| step {k} | {v} |" for k, v in sorted(counts["steps"].items())]
     lines += [f"| notices by {k} | {v} |" for k, v in sorted(counts["channels"].items())]

@@ -37,7 +37,8 @@ class RenderedText:
     encoding: str
 
 
-def text_environment(templates_dir: Path) -> Environment:
+def text_environment(templates_dir: Path, *, auto_reload: bool = True) -> Environment:
+    """``auto_reload=False`` for an environment that lives one night: no file check per text."""
     # Text templates switch autoescaping off themselves; the default stays on so that a letter
     # template rendered through the same environment is always escaped.
     return Environment(
@@ -45,6 +46,7 @@ def text_environment(templates_dir: Path) -> Environment:
         autoescape=select_autoescape(["html", "j2"], default=True),
         undefined=StrictUndefined,
         keep_trailing_newline=False,
+        auto_reload=auto_reload,
     )
 
 

@@ -67,7 +67,8 @@ def print_night(result: dict[str, Any]) -> None:
     steps = ", ".join(f"{n} {k}" for k, n in sorted(result["steps"].items())) or "none"
     sent = ", ".join(f"{n} {k}" for k, n in sorted(result["sent"].items())) or "none"
     out.print(
-        f"{result['as_of']} {result['status']}: {result['examined']} open cases; steps: {steps}; "
+        f"{result['as_of']} {result['status']}: {result['examined']} cases decided"
+        f"{' (every open case)' if result.get('review', {}).get('full') else ''}; steps: {steps}; "
         f"messages: {sent}; letters: {result['letters_printed']}; approvals requested: "
         f"{result['approvals_requested']}; promises broken: {result['promises_broken']}"
         + (f"; FAILURES: {len(result['failures'])}" if result["failures"] else "")
@@ -132,7 +133,7 @@ def list_runs(as_json: JsonFlag = False) -> None:
         out.print_json(json.dumps(rows, ensure_ascii=False))
         return
     table = Table(title=f"nightly runs: {len(rows)}")
-    for column in ("night", "status", "cases", "steps", "messages", "letters", "failures"):
+    for column in ("night", "status", "decided", "steps", "messages", "letters", "failures"):
         table.add_column(column)
     for r in rows:
         c = r["counts"]

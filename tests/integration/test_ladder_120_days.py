@@ -12,6 +12,7 @@ import os
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 from sqlmodel import col
 from typer.testing import CliRunner
@@ -37,9 +38,11 @@ SHOWN = {
 NAMES = ["A sms", "B no-mobile", "C promise", "D partial", "E dispute", "F malicious"]
 
 
+@pytest.mark.parametrize("full", [False, True], ids=["due-for-review", "every-case"])
 def test_120_nights_match_the_golden_file(
-    db_env: dict[str, str], store: App, tmp_path: Path
+    db_env: dict[str, str], store: App, tmp_path: Path, full: bool
 ) -> None:
+    """Deciding only the cases due for review takes exactly the steps deciding all of them does."""
     rows = [
         ledger_row(
             code,
@@ -68,7 +71,7 @@ def test_120_nights_match_the_golden_file(
         _happenings(store, db_env, runner, case_of, day, tmp_path)
         with store.session() as session:
             serve_by_post(session, day=day, after_days=3, policy=store.policy)
-        escalation.run(day)
+        escalation.run(day, full=full)
 
     with store.session() as session:
         events = session.execute(
