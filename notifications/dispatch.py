@@ -1,21 +1,22 @@
 """Sending the night's SMS and calls: never twice, never forgotten, a batch at a time.
 
 Messages go out in batches (``SEND_BATCH``), several requests in flight at once
-(``concurrency``). One transaction per batch:
+(``concurrency``). Each transaction
 
-1. records the answers to the batch sent before: each notice's status and provider id, a
+1. records the answers to a batch already sent: each notice's status and provider id, a
    ``notice_sent`` event, and for a refusal what follows from it (a retry on a later run, the
    opt-out, the letter instead);
 2. locks the next batch's notices, settles the ones that need no request (already done by another
    worker, no number, opted out since planning, an earlier attempt whose fate is unknown and
    which the provider's log shows went out) and marks the rest ``sending``, the attempt counted;
 
-and commits. Only then do that batch's requests leave.
+and commits, while the batch between the two is on the wire. A batch's requests leave only once
+its claim is committed.
 
-A crash leaves at most one batch ``sending`` with its answers unrecorded; the next run looks each
-of them up at the provider before sending it (``Transport.find_sent``), so none goes out twice.
-Voice calls are not looked up (the provider's call log is not searched), so a call whose fate is
-unknown waits for an officer instead of ringing the employer twice.
+A crash leaves at most two batches ``sending`` with their answers unrecorded; the next run looks
+each of them up at the provider before sending it (``Transport.find_sent``), so none goes out
+twice. Voice calls are not looked up (the provider's call log is not searched), so a call whose
+fate is unknown waits for an officer instead of ringing the employer twice.
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ class Dispatch:
     def send(self, summary: NightSummary, district: str | None = None) -> None:
         """Send every pending SMS and call (of one district, if given), oldest first.
 
-        Each transaction records the answers to the batch sent last and claims the next batch,
-        so a batch's requests leave only after the one before is on record.
+        Each transaction records the answers to one batch and claims a later one, while the batch
+        between them is on the wire; a batch's requests leave only once it is claimed.
         """
         with self.sessions() as session:
             query = (
@@ -77,28 +78,34 @@ class Dispatch:
                 .order_by(col(Notice.id))
             )
             ids = list(session.execute(in_district(query, district)).scalars())
+        parts = [ids[i : i + self.batch] for i in range(0, len(ids), self.batch)]
         answered: list[tuple[Outgoing, SendResult]] = []
+        in_flight: tuple[list[Outgoing], Any] | None = None
         with ExitStack() as stack:
             # One at a time: in this thread (an interrupt stops at once); else on a pool.
             send_all: Callable[[Callable[[Outgoing], SendResult], list[Outgoing]], Any] = map
             if self.concurrency > 1:
                 pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="send")
                 send_all = stack.enter_context(pool).map
-            for start in range(0, len(ids) + self.batch, self.batch):
-                part = ids[start : start + self.batch]
+            while parts or in_flight or answered:
+                part = parts.pop(0) if parts else []
+                claimed: list[Outgoing] = []
                 try:
+                    # While the batch before is on the wire: record the one before that, and
+                    # claim the next.
                     with self.sessions() as session:
                         self._record(session, answered, summary)
-                        answered = []
-                        outgoing = self._claim(session, part, summary) if part else []
+                        claimed = self._claim(session, part, summary) if part else []
                 except Exception as exc:  # recorded; the night goes on with the next batch
-                    answered = []  # left "sending": the next run looks them up first
                     summary.failures.append(f"notices from {part[:1]}: {type(exc).__name__}: {exc}")
-                    continue
-                # Committed: from here a crash leaves "sending", which the next run reconciles.
-                answered = list(zip(outgoing, send_all(self._request, outgoing), strict=True))
-                if not part:
-                    break
+                answered = []  # on record, or left "sending" for the next run to look up
+                if in_flight is not None:
+                    outgoing, results = in_flight
+                    answered = list(zip(outgoing, results, strict=True))
+                    in_flight = None
+                if claimed:
+                    # Committed: from here a crash leaves these "sending", looked up next run.
+                    in_flight = (claimed, send_all(self._request, claimed))
 
     # --------------------------------------------------------------------- before sending
 

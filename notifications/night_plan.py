@@ -223,22 +223,39 @@ class NightPlan:
             insert_rows(session, OfficerTask, batch.tasks)
         if batch.events:
             insert_rows(session, CaseEvent, batch.events)
+        # One UPDATE per case: its new stage, if it climbed, with its review date.
         connection = session.connection()
         case = table(Case)
-        if batch.stages:
-            now = utcnow()
+        climbed = {row["b_id"]: row for row in batch.stages}
+        now = utcnow()
+        stage_rows = [
+            climbed[k] | {"b_review": review.stored(v)}
+            for k, v in batch.reviews.items()
+            if k in climbed
+        ]
+        review_rows = [
+            {"b_id": k, "b_review": review.stored(v)}
+            for k, v in batch.reviews.items()
+            if k not in climbed
+        ]
+        if stage_rows:
             connection.execute(
                 update(case)
                 .where(case.c.id == bindparam("b_id"))
-                .values(stage=bindparam("b_stage"), stage_step=bindparam("b_step"), updated_at=now),
-                batch.stages,
+                .values(
+                    stage=bindparam("b_stage"),
+                    stage_step=bindparam("b_step"),
+                    next_review_on=bindparam("b_review"),
+                    updated_at=now,
+                ),
+                stage_rows,
             )
-        if batch.reviews:
+        if review_rows:
             connection.execute(
                 update(case)
                 .where(case.c.id == bindparam("b_id"))
                 .values(next_review_on=bindparam("b_review")),
-                [{"b_id": k, "b_review": review.stored(v)} for k, v in batch.reviews.items()],
+                review_rows,
             )
 
     # ---------------------------------------------------------------- one by one, rare
