@@ -25,21 +25,8 @@ from cases.models import (
     PromiseToPay,
 )
 from cases.policy import Policy
-from cases.review import due_for_review, stored
+from cases.review import COLLATERAL_EVENTS, RESPONSE_EVENTS, due_for_review, stored
 from cases.states import CLOSED
-
-# Event kinds that show the employer engaged with the agency (the "no response" guard).
-RESPONSE_EVENTS = frozenset(
-    {
-        "payment_received",
-        "promise_made",
-        "employer_responded",
-        "call_answered",
-        "interview_attended",
-        "statement_recorded",
-    }
-)
-COLLATERAL_EVENTS = frozenset({"collateral_registered"})
 
 BATCH = 2000
 

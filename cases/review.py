@@ -50,9 +50,10 @@ from cases.models import (
 CASE_FIELDS = ("status", "stage", "stage_step", "first_overdue_on", "uncooperative", "malicious")
 NOTICE_FIELDS = ("case_id", "step", "level", "issued_on", "served_on")
 EMPLOYER_FIELDS = ("mobile", "sms_opted_out")
-# Event kinds decide reads (cases.facts.RESPONSE_EVENTS and COLLATERAL_EVENTS, kept in step by a
-# test); every other event is a record of what happened, not a fact decide reads.
-FACT_EVENTS = frozenset(
+# Event kinds that show the employer engaged with the agency (the "no response" guard), and those
+# that record collateral: the only events cases.facts reads; every other event is a record of
+# what happened, not a fact decide reads.
+RESPONSE_EVENTS = frozenset(
     {
         "payment_received",
         "promise_made",
@@ -60,9 +61,10 @@ FACT_EVENTS = frozenset(
         "call_answered",
         "interview_attended",
         "statement_recorded",
-        "collateral_registered",
     }
 )
+COLLATERAL_EVENTS = frozenset({"collateral_registered"})
+FACT_EVENTS = RESPONSE_EVENTS | COLLATERAL_EVENTS
 # Whole rows decide reads, by case or by employer (a payment moves all of an employer's cases).
 BY_CASE = (PromiseToPay, ApprovalRequest, BankInquiry)
 BY_EMPLOYER = (Payment, Allocation, ArrearsItem)

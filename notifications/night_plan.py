@@ -24,6 +24,7 @@ from sqlmodel import Session, col
 
 from cases import review
 from cases.bulk import insert_rows, table
+from cases.casework import event_row
 from cases.decide import CaseFacts, Decision, decide, review_after_step
 from cases.facts import BATCH, CaseHead, build_facts, open_case_heads
 from cases.models import ApprovalRequest, Case, CaseEvent, Notice, OfficerTask, PromiseToPay, utcnow
@@ -319,22 +320,17 @@ class NightPlan:
 
 
 def _event(
-    session: Session,
-    case_id: int,
-    kind: str,
-    on_date: date,
-    step: str | None,
-    message: str,
-    data: dict[str, Any] | None = None,
+    session: Session, case_id: int, kind: str, on_date: date, step: str | None, message: str
 ) -> None:
     session.add(
         CaseEvent(
-            case_id=case_id,
-            on_date=on_date,
-            kind=kind,
-            actor=ACTOR,
-            step=step,
-            message=message,
-            data=data or {},
+            **event_row(
+                case_id=case_id,
+                kind=kind,
+                message=message,
+                on_date=on_date,
+                actor=ACTOR,
+                step=step,
+            )
         )
     )
