@@ -365,17 +365,20 @@ def event(
     policy_version: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
-        "case_id": case_id,
-        "at": datetime.combine(on_date, datetime.min.time(), tzinfo=UTC),
-        "on_date": on_date,
-        "kind": kind,
-        "actor": actor,
-        "message": message,
-        "step": step,
-        "policy_version": policy_version,
-        "data": data or {},
-    }
+    """An event row as ``cases.casework.event_row`` writes it, stamped on its own day."""
+    from cases.casework import event_row
+
+    row = event_row(
+        case_id=case_id,
+        kind=kind,
+        message=message,
+        on_date=on_date,
+        actor=actor,
+        data=data,
+        step=step,
+        policy_version=policy_version,
+    )
+    return row | {"at": datetime.combine(on_date, datetime.min.time(), tzinfo=UTC)}
 
 
 def past_notices(
@@ -396,37 +399,22 @@ def past_notices(
     Letters were printed (a stand-in hash, so nothing waits in the print batch) and numbered;
     all but the order to pay were served three days later.
     """
-    base = {
-        "case_id": case_id,
-        "step": step.kind,
-        "level": step.level,
-        "document_type": None,
-        "document_number": None,
-        "issued_on": taken_on,
-        "served_on": None,
-        "service_method": None,
-        "receipt_number": None,
-        "deadline_on": None,
-        "recipient": None,
-        "body": None,
-        "segments": None,
-        "provider_id": None,
-        "error_code": None,
-        "error": None,
-        "attempts": 0,
-        "sent_at": None,
-        "content_sha256": None,
-        "data_sha256": None,
-        "pages": None,
-        "created_at": now,
-        "updated_at": now,
-    }
+    from cases.notices import letter_key, message_key, notice_row
+
+    def row(channel: str, key: str, document_type: str | None = None) -> dict[str, Any]:
+        return notice_row(
+            case_id=case_id,
+            business_key=key,
+            step=step,
+            channel=channel,
+            issued_on=taken_on,
+            document_type=document_type,
+        ) | {"created_at": now, "updated_at": now}
+
     if step.channel == "sms":
         return [
-            base
+            row("sms", message_key(case_id, step.kind, "sms", taken_on))
             | {
-                "business_key": f"{case_id}:{step.kind}:sms:{taken_on}",
-                "channel": "sms",
                 "status": "delivered",
                 "recipient": employer["mobile"],
                 "body": f"【和平社保】{employer['name']}：贵单位欠缴社保费，请尽快缴清。",
@@ -438,10 +426,8 @@ def past_notices(
         ]
     if step.channel == "officer_task":
         return [
-            base
+            row("officer_task", message_key(case_id, step.kind, "officer_task", taken_on))
             | {
-                "business_key": f"{case_id}:{step.kind}:officer_task:{taken_on}",
-                "channel": "officer_task",
                 "status": "task_open",
                 "recipient": employer["mobile"],
                 "body": "benchmark history: the officer's call script",
@@ -454,11 +440,8 @@ def past_notices(
         prefix = agency.document_prefix + agency.document_codes[document_type]
         is_served = served and served_on <= AS_OF
         letters.append(
-            base
+            row("letter", letter_key(case_id, step.kind, document_type, taken_on), document_type)
             | {
-                "business_key": f"{case_id}:{step.kind}:letter:{document_type}:{taken_on}",
-                "channel": "letter",
-                "document_type": document_type,
                 "document_number": format_number(
                     prefix, taken_on.year, numbers[(document_type, taken_on.year)]
                 ),

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from cases import ledger
 from cases.accounts import case_position, chunked, load_books
-from cases.bulk import table
 from cases.decide import CaseFacts, Decision, PromiseFact, StepRecord, decide
 from cases.models import (
     ApprovalRequest,
@@ -25,7 +24,7 @@ from cases.models import (
     PromiseToPay,
 )
 from cases.policy import Policy
-from cases.review import COLLATERAL_EVENTS, RESPONSE_EVENTS, due_for_review, stored
+from cases.review import COLLATERAL_EVENTS, RESPONSE_EVENTS, due_for_review, keep_dates
 from cases.states import CLOSED
 
 BATCH = 2000
@@ -44,10 +43,13 @@ class CaseHead:
     first_overdue_on: date
     uncooperative: bool
     malicious: bool
-    has_mobile: bool
     opted_out: bool
     mobile: str | None
     officer_id: int | None
+
+    @property
+    def has_mobile(self) -> bool:
+        return self.mobile is not None
 
 
 def open_case_heads(
@@ -75,7 +77,6 @@ def open_case_heads(
             col(Case.first_overdue_on),
             col(Case.uncooperative),
             col(Case.malicious),
-            col(Employer.mobile).is_not(None),
             col(Employer.sms_opted_out),
             col(Employer.mobile),
             col(Case.officer_id),
@@ -294,16 +295,9 @@ def store_review_dates(
     outside the nightly run. Returns how many cases got each kind of decision.
     """
     seen: Counter[str] = Counter()
-    rows: list[dict[str, Any]] = []
+    dates: dict[int, date | None] = {}
     for _head, _facts, decision in decisions(session, as_of=as_of, policy=policy, batch=batch):
         seen[decision.action] += 1
-        rows.append({"b_id": decision.case_id, "b_review": stored(decision.review_on)})
-    case = table(Case)
-    for start in range(0, len(rows), batch):
-        session.connection().execute(
-            update(case)
-            .where(case.c.id == bindparam("b_id"))
-            .values(next_review_on=bindparam("b_review")),
-            rows[start : start + batch],
-        )
+        dates[decision.case_id] = decision.review_on
+    keep_dates(session, dates)
     return seen

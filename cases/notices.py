@@ -287,6 +287,11 @@ def letter_key(case_id: int, step_kind: str, document_type: str, issued_on: date
     return f"{case_id}:{step_kind}:letter:{document_type}:{issued_on}"
 
 
+def message_key(case_id: int, step_kind: str, channel: str, issued_on: date) -> str:
+    """An SMS's, call's or officer task's business key: one per step, channel and day."""
+    return f"{case_id}:{step_kind}:{channel}:{issued_on}"
+
+
 def notice_row(
     *,
     case_id: int,

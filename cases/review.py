@@ -21,16 +21,17 @@ calendar changed since the last completed night, and on the weekly full review n
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, event, inspect, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, event, inspect, or_, select, update
 from sqlalchemy.orm import ORMExecuteState, UOWTransaction
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col
 
+from cases.bulk import table
 from cases.models import (
     Allocation,
     ApprovalRequest,
@@ -80,6 +81,19 @@ _CHUNK = 1000
 def stored(review_on: date | None) -> date:
     """A decision's review date as the case keeps it (``UNTIL_CHANGED`` for none)."""
     return UNTIL_CHANGED if review_on is None else review_on
+
+
+def keep_dates(session: Session, dates: Mapping[int, date | None]) -> None:
+    """Store each case's review date (case id -> ``Decision.review_on``), one executemany."""
+    if not dates:
+        return
+    case = table(Case)
+    session.connection().execute(
+        update(case)
+        .where(case.c.id == bindparam("b_id"))
+        .values(next_review_on=bindparam("b_review")),
+        [{"b_id": k, "b_review": stored(v)} for k, v in dates.items()],
+    )
 
 
 def due_for_review(as_of: date) -> ColumnElement[bool]:

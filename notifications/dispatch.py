@@ -38,6 +38,7 @@ from cases.casework import event_row
 from cases.deliveries import OPT_OUT_ERROR, plan_fallback, set_opt_out
 from cases.models import Case, CaseEvent, Employer, Notice, utcnow
 from notifications.channels import OutboundCall, OutboundSms, SendResult, Transport
+from notifications.night_plan import ACTOR
 from notifications.texts import twiml_say
 
 if TYPE_CHECKING:
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Sessions = Callable[[], AbstractContextManager[Session]]
-ACTOR = "system:escalation"
 SEND_BATCH = 200
 PENDING = ("planned", "sending", "unknown")
 ACCEPTED = frozenset({"queued", "sent", "outbox"})

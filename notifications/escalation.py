@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -25,13 +24,10 @@ from cases.models import Notice
 from cases.notices import letters_to_print
 from cases.policy import Policy
 from notifications.channels import Transport
-from notifications.dispatch import Dispatch, in_district
+from notifications.dispatch import Dispatch, Sessions, in_district
 from notifications.letters import LetterDesk
-from notifications.night_plan import NightPlan
+from notifications.night_plan import ACTOR, NightPlan
 from notifications.texts import text_environment
-
-Sessions = Callable[[], AbstractContextManager[Session]]
-ACTOR = "system:escalation"
 
 
 @dataclass

@@ -29,7 +29,7 @@ from cases.decide import CaseFacts, Decision, decide, review_after_step
 from cases.facts import BATCH, CaseHead, build_facts, open_case_heads
 from cases.models import ApprovalRequest, Case, CaseEvent, Notice, OfficerTask, PromiseToPay, utcnow
 from cases.money import format_grouped
-from cases.notices import document_types, letter_key, notice_row, step_event_row
+from cases.notices import document_types, letter_key, message_key, notice_row, step_event_row
 from cases.policy import Policy, Step
 from cases.states import CaseStatus, transition
 from notifications.letter_context import chinese_date
@@ -38,7 +38,7 @@ from notifications.texts import agency_context, render_text
 if TYPE_CHECKING:
     from notifications.escalation import NightSummary
 
-ACTOR = "system:escalation"
+ACTOR = "system:escalation"  # who the night's events name
 
 
 @dataclass
@@ -148,7 +148,7 @@ class NightPlan:
                         )
                     )
         elif channel in {"sms", "voice", "officer_task"}:
-            key = f"{case_id}:{step.kind}:{channel}:{as_of}"
+            key = message_key(case_id, step.kind, channel, as_of)
             if key in keys:
                 return  # planned earlier the same night: a rerun plans nothing twice
             template = step.templates_for(channel)[0]
@@ -234,11 +234,6 @@ class NightPlan:
             for k, v in batch.reviews.items()
             if k in climbed
         ]
-        review_rows = [
-            {"b_id": k, "b_review": review.stored(v)}
-            for k, v in batch.reviews.items()
-            if k not in climbed
-        ]
         if stage_rows:
             connection.execute(
                 update(case)
@@ -251,13 +246,7 @@ class NightPlan:
                 ),
                 stage_rows,
             )
-        if review_rows:
-            connection.execute(
-                update(case)
-                .where(case.c.id == bindparam("b_id"))
-                .values(next_review_on=bindparam("b_review")),
-                review_rows,
-            )
+        review.keep_dates(session, {k: v for k, v in batch.reviews.items() if k not in climbed})
 
     # ---------------------------------------------------------------- one by one, rare
 
