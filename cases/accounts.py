@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlmodel import Session, col
 
 from cases import ledger
-from cases.bulk import insert_rows
+from cases.bulk import among, insert_rows
 from cases.models import Allocation, ArrearsItem, Payment
 
 # Well under the bound-parameter limits of SQLite and PostgreSQL, and few round trips.
@@ -90,7 +90,7 @@ def load_books(session: Session, employer_ids: Iterable[int]) -> dict[int, Book]
     books = {employer_id: Book(employer_id) for employer_id in ids}
     for part in chunked(ids):
         item_rows = session.execute(
-            select(*_ITEM_COLUMNS).where(col(ArrearsItem.employer_id).in_(part))
+            select(*_ITEM_COLUMNS).where(among(col(ArrearsItem.employer_id), part))
         )
         for row in item_rows:
             books[row.employer_id].items.append(ItemRow(*row))
@@ -100,7 +100,7 @@ def load_books(session: Session, employer_ids: Iterable[int]) -> dict[int, Book]
                 col(Payment.employer_id),
                 col(Payment.amount_fen),
                 col(Payment.paid_on),
-            ).where(col(Payment.employer_id).in_(part))
+            ).where(among(col(Payment.employer_id), part))
         )
         for pid, employer_id, amount, paid_on in payment_rows:
             books[employer_id].payments.append(
@@ -152,7 +152,7 @@ def rebuild_allocations(
                     {"b_id": item.id, "b_pp": new[0], "b_fp": new[1], "b_so": new[2]}
                 )
     for part in chunked(employer_ids):
-        session.execute(delete(Allocation).where(col(Allocation.employer_id).in_(part)))
+        session.execute(delete(Allocation).where(among(col(Allocation.employer_id), part)))
     if allocation_rows:
         insert_rows(session, Allocation, allocation_rows)
     if item_updates:

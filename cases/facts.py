@@ -13,6 +13,7 @@ from sqlmodel import Session, col
 
 from cases import ledger
 from cases.accounts import case_position, chunked, load_books
+from cases.bulk import among
 from cases.decide import CaseFacts, Decision, PromiseFact, StepRecord, decide
 from cases.models import (
     ApprovalRequest,
@@ -122,7 +123,7 @@ def build_facts(
                 col(Notice.issued_on),
                 col(Notice.served_on),
             )
-            .where(col(Notice.case_id).in_(part))
+            .where(among(col(Notice.case_id), part))
             .order_by(col(Notice.issued_on))
         ):
             ahead(n.case_id, n.served_on)
@@ -136,7 +137,7 @@ def build_facts(
             elif served and (known.served_on is None or served < known.served_on):
                 steps[n.case_id][n.step] = StepRecord(n.step, n.level, known.taken_on, served)
         fact_events = (
-            col(CaseEvent.case_id).in_(part),
+            among(col(CaseEvent.case_id), part),
             col(CaseEvent.kind).in_(sorted(RESPONSE_EVENTS | COLLATERAL_EVENTS)),
         )
         for case_id, first in session.execute(
@@ -156,14 +157,14 @@ def build_facts(
                 responses[case_id] = max(last, responses.get(case_id, last))
         for promise in session.execute(
             select(PromiseToPay)
-            .where(col(PromiseToPay.case_id).in_(part), col(PromiseToPay.status) == "open")
+            .where(among(col(PromiseToPay.case_id), part), col(PromiseToPay.status) == "open")
             .order_by(col(PromiseToPay.id))
         ).scalars():
             promises[promise.case_id] = promise
             ahead(promise.case_id, promise.made_on)
         latest_per_account: dict[tuple[int, str], tuple[date, int, int]] = {}
         for inquiry in session.execute(
-            select(BankInquiry).where(col(BankInquiry.case_id).in_(part))
+            select(BankInquiry).where(among(col(BankInquiry.case_id), part))
         ).scalars():
             if inquiry.inquired_on > as_of:
                 ahead(inquiry.case_id, inquiry.inquired_on)
@@ -178,7 +179,7 @@ def build_facts(
             select(
                 col(ApprovalRequest.case_id), col(ApprovalRequest.step), col(ApprovalRequest.status)
             )
-            .where(col(ApprovalRequest.case_id).in_(part))
+            .where(among(col(ApprovalRequest.case_id), part))
             .order_by(col(ApprovalRequest.id))
         ):
             approvals[a.case_id][a.step] = a.status  # the latest request per step counts

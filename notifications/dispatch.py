@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, col
 
-from cases.bulk import insert_rows, table
+from cases.bulk import among, insert_rows, table
 from cases.casework import event_row
 from cases.deliveries import OPT_OUT_ERROR, plan_fallback, set_opt_out
 from cases.models import Case, CaseEvent, Employer, Notice, utcnow
@@ -113,7 +113,7 @@ class Dispatch:
         """Lock the batch, settle what needs no request, mark the rest ``sending``."""
         rows = session.execute(
             select(*(notice_table.c[name] for name in Outgoing._fields), notice_table.c.status)
-            .where(notice_table.c.id.in_(ids))
+            .where(among(notice_table.c.id, ids))
             .order_by(notice_table.c.id)
             .with_for_update()
         ).all()
@@ -133,7 +133,7 @@ class Dispatch:
             session.flush()
             session.connection().execute(
                 update(notice_table)
-                .where(notice_table.c.id.in_([o.id for o in outgoing]))
+                .where(among(notice_table.c.id, [o.id for o in outgoing]))
                 .values(status="sending", attempts=notice_table.c.attempts + 1, sent_at=utcnow())
             )
         return outgoing
@@ -345,7 +345,7 @@ def _opted_out_cases(session: Session, case_ids: list[int]) -> set[int]:
         session.execute(
             select(col(Case.id))
             .join(Employer, col(Employer.id) == col(Case.employer_id))
-            .where(col(Case.id).in_(case_ids), col(Employer.sms_opted_out))
+            .where(among(col(Case.id), case_ids), col(Employer.sms_opted_out))
         ).scalars()
     )
 

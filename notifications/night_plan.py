@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, col
 
 from cases import review
-from cases.bulk import insert_rows, table
+from cases.bulk import among, insert_rows, table
 from cases.casework import event_row
 from cases.decide import CaseFacts, Decision, decide, review_after_step
 from cases.facts import BATCH, CaseHead, build_facts, open_case_heads
@@ -212,7 +212,7 @@ class NightPlan:
         return set(
             session.execute(
                 select(col(Notice.business_key)).where(
-                    col(Notice.case_id).in_(case_ids), col(Notice.issued_on) == self.as_of
+                    among(col(Notice.case_id), case_ids), col(Notice.issued_on) == self.as_of
                 )
             ).scalars()
         )
