@@ -69,6 +69,7 @@ class among(ColumnElement[bool]):
     """
 
     type = Boolean()
+    _is_implicitly_boolean = True  # a comparison: no "= 1" where booleans are integers (SQLite)
     inherit_cache = False  # the values live on the element, not in bound parameters
 
     def __init__(self, column: Any, values: Iterable[Any]) -> None:

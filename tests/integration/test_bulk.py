@@ -44,3 +44,20 @@ def test_among_selects_the_rows_named(store: App) -> None:
         assert session.execute(
             select(col(Employer.code)).where(among(col(Employer.code), ["911200000000000007"]))
         ).scalars().all() == ["911200000000000007"]
+
+
+def test_among_looks_rows_up_by_index(store: App) -> None:
+    """The condition stays a plain comparison the planner can search an index with."""
+    query = select(col(Employer.code)).where(among(col(Employer.id), [3, 5, 8]))
+    with store.engine.connect() as connection:
+        sql = str(query.compile(connection, compile_kwargs={"render_postcompile": True}))
+        params = query.compile(connection, compile_kwargs={"render_postcompile": True}).params
+        if connection.dialect.name == "sqlite":
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", tuple(params.values()))
+            details = " ".join(str(row[-1]) for row in plan)
+            assert "SEARCH employer USING INTEGER PRIMARY KEY" in details, details
+        else:
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            plan = connection.exec_driver_sql(f"EXPLAIN {sql}", params)
+            details = " ".join(str(row[0]) for row in plan)
+            assert "Index" in details and "= ANY" in details, details
