@@ -39,6 +39,14 @@ class Case(SQLModel, table=True):
     __tablename__ = "case"
     __table_args__ = (
         # At most one open (not closed) case per employer; closed ones stay as history.
+        # "Take next case": the open, unclaimed cases in queue order, nothing else.
+        Index(
+            "ix_case_unclaimed_queue",
+            "priority",
+            "id",
+            sqlite_where=text("officer_id IS NULL AND closed_on IS NULL"),
+            postgresql_where=text("officer_id IS NULL AND closed_on IS NULL"),
+        ),
         Index(
             "uq_case_open_per_employer",
             "employer_id",
@@ -59,6 +67,11 @@ class Case(SQLModel, table=True):
     policy_name: str
     policy_version: str
     officer_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    claimed_at: datetime | None = Field(default=None, description="when its officer took it")
+    # The officers' queue order, highest first, then the newest id (cases.worklist keeps it):
+    # tier (tasks due, legal deadlines about to lapse) x 10^18 + fen owed (capped) x 10^5
+    # + days overdue (capped), so one ascending index serves "take next" read backwards.
+    priority: int = Field(default=0, sa_type=BigInteger)
     uncooperative: bool = False
     malicious: bool = False
     # The night the case is next decided; None: at the next run (new, or a fact changed since).
@@ -242,7 +255,36 @@ class User(SQLModel, table=True):
     role: str = Field(description="officer | supervisor | admin")
     districts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     password_hash: str | None = None
+    language: str = Field(default="zh_CN", description="zh_CN | en")
     active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """One attempt to sign in to the web app: what login throttling counts."""
+
+    __tablename__ = "login_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, description="as typed, lower-cased")
+    client: str = Field(index=True, description="the client's address")
+    at: datetime = Field(default_factory=utcnow, index=True)
+    succeeded: bool
+
+
+class DistrictTarget(SQLModel, table=True):
+    """What the city expects a district to recover in a quarter (the dashboard's yardstick)."""
+
+    __tablename__ = "district_target"
+    __table_args__ = (UniqueConstraint("district", "year", "quarter"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    district: str
+    year: int
+    quarter: int = Field(description="1-4")
+    recovery_fen: int = Field(sa_type=BigInteger, description="amount to recover in the quarter")
+    cases_closed: int = Field(default=0, description="cases to close in the quarter")
+    set_by: str
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from cases import ledger
+from cases.access import CaseNotFound
 from cases.accounts import case_position, load_books
 from cases.models import (
     ApprovalRequest,
@@ -24,10 +25,6 @@ from cases.models import (
 )
 from cases.money import format_yuan
 from cases.states import CLOSED, CaseStatus
-
-
-class CaseNotFound(LookupError):
-    pass
 
 
 @dataclass(frozen=True)
