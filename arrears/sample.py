@@ -20,6 +20,7 @@ from typing import Literal
 from stdnum.cn import uscc
 
 from cases import ledger as fees
+from cases.districts import TIANJIN_DISTRICTS
 from cases.importers import INSURANCES, LEDGER_COLUMNS, PAYMENT_COLUMNS, read_ledger
 from cases.money import format_yuan
 
@@ -31,25 +32,6 @@ __all__ = [
     "write_sample_ledger",
     "write_sample_payments",
 ]
-
-TIANJIN_DISTRICTS: tuple[tuple[str, str], ...] = (
-    ("和平区", "120101"),
-    ("河东区", "120102"),
-    ("河西区", "120103"),
-    ("南开区", "120104"),
-    ("河北区", "120105"),
-    ("红桥区", "120106"),
-    ("东丽区", "120110"),
-    ("西青区", "120111"),
-    ("津南区", "120112"),
-    ("北辰区", "120113"),
-    ("武清区", "120114"),
-    ("宝坻区", "120115"),
-    ("滨海新区", "120116"),
-    ("宁河区", "120117"),
-    ("静海区", "120118"),
-    ("蓟州区", "120119"),
-)
 
 # Rough share of registered employers; Binhai (TEDA, the port, the free-trade zone) dominates.
 _DISTRICT_WEIGHTS = (7, 5, 10, 10, 5, 3, 6, 7, 5, 6, 6, 3, 22, 2, 3, 2)

@@ -128,6 +128,11 @@ class Settings(BaseSettings):
         description="SMS and call requests in flight at once from one worker (each waits for "
         "the provider's answer; the rate limit still applies)",
     )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="signs the web app's session cookies (at least 32 random characters); "
+        "unset: a random key generated once and kept in data_dir/secret_key",
+    )
     full_review_weekday: int | None = Field(
         default=6,
         ge=0,
@@ -135,6 +140,17 @@ class Settings(BaseSettings):
         description="the night of the week (0 Monday … 6 Sunday) on which every open case is "
         "decided, not only those due for review; unset: only when the policy or calendar changed",
     )
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _real_secret(cls, value: object) -> object:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        if isinstance(raw, str):
+            check_secret_key(raw.strip())
+            return SecretStr(raw.strip())
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -200,6 +216,25 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalise_database_url(self.database_url)
         return f"sqlite:///{(self.data_dir / 'arrears.sqlite3').resolve()}"
+
+
+MIN_SECRET_KEY_LENGTH = 32
+_PLACEHOLDERS = ("changeme", "change-me", "change_me", "changethis", "placeholder", "secretkey")
+
+
+def check_secret_key(key: str) -> None:
+    """Refuse a key that is obviously not random: short, a placeholder, or of few characters."""
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ValueError(
+            f"must be at least {MIN_SECRET_KEY_LENGTH} characters; generate one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    folded = key.lower().replace(" ", "")
+    if any(word in folded for word in _PLACEHOLDERS) or len(set(key)) < 10:
+        raise ValueError(
+            "looks like a placeholder, not a random key; generate one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
 
 
 def normalise_database_url(url: str) -> str:

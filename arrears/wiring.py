@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from arrears.db import alembic_config, make_engine, upgrade
-from arrears.settings import Settings
+from arrears.settings import Settings, check_secret_key
 from cases import review
 from cases.casework import PolicyRef
 from cases.policy import Policy, PolicyError
@@ -29,9 +31,43 @@ from notifications.pdf import PdfPrinter, require_cjk_font
 from notifications.texts import check_texts
 from notifications.twilio_transport import make_transport
 
+SECRET_KEY_FILE = "secret_key"
+
 
 class NotInitialised(Exception):
     pass
+
+
+class BadSecretKey(Exception):
+    """The data folder's secret key file holds no usable key."""
+
+
+def stored_secret_key(path: Path) -> str:
+    """The key kept in ``path``, created (random, readable by the owner only) on first use.
+
+    The new key is written to a private temporary file first and linked into place, so that two
+    processes starting at once end up with the same, complete key.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process was first: use its key
+        finally:
+            temporary.unlink()
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)  # a copied or restored file: nobody else may read it
+    key = path.read_text(encoding="ascii").strip()
+    try:
+        check_secret_key(key)
+    except ValueError as exc:
+        raise BadSecretKey(f"{path}: the key {exc}; delete the file to make a new one") from None
+    return key
 
 
 @dataclass
@@ -47,8 +83,19 @@ class App:
         return self.engine.url.render_as_string(hide_password=True)
 
     def today(self) -> date:
-        """The agency's local date: the only place the wall clock enters the application."""
+        """The agency's local date: with `now`, the only place the wall clock enters the app."""
         return datetime.now(self.settings.tz).date()
+
+    def now(self) -> datetime:
+        """The current instant, aware, in UTC (sign-in throttling, session times)."""
+        return datetime.now(UTC)
+
+    @cached_property
+    def secret_key(self) -> str:
+        """What signs the web app's cookies: ARREARS_SECRET_KEY, else the data folder's own key."""
+        if self.settings.secret_key is not None:
+            return self.settings.secret_key.get_secret_value()
+        return stored_secret_key(self.settings.data_dir / SECRET_KEY_FILE)
 
     @cached_property
     def calendar(self) -> WorkCalendar:

@@ -56,3 +56,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q -c constraints.txt -e '.[dev]'
   echo "$want" > "$stamp"
 fi
+
+# The web app's translations: .po catalogs → the .mo files it loads (web/pages.py).
+bash scripts/compile_translations.sh

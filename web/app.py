@@ -1,22 +1,34 @@
-"""The web application factory.
+"""The web application factory: the officers' and supervisors' pages and Twilio's webhooks.
+
+Every route declares who may call it and the app refuses to start otherwise; every unsafe
+request carries a CSRF token; sessions are signed cookies (see ``web.security``). Pages are
+rendered with ``web.pages.render``.
 
 Run it behind the agency's TLS-terminating proxy, for example::
 
     uvicorn --factory web.app:from_environment --host 127.0.0.1 --port 8000
 
 Twilio webhook signatures are checked against ``ARREARS_PUBLIC_BASE_URL``, never against the
-Host or X-Forwarded-* headers, so the proxy needs no special header configuration.
+Host or X-Forwarded-* headers, so the proxy needs no special header configuration. Sign-in
+throttling counts failures per client address: uvicorn takes it from the proxy's
+X-Forwarded-For when the proxy connects from an address in ``--forwarded-allow-ips`` (or
+``FORWARDED_ALLOW_IPS``; default 127.0.0.1), else every user would share the proxy's address.
 """
 
 from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from arrears.settings import Settings
 from arrears.wiring import App
 from web import STATE_KEY
+from web.account import router as account_router
+from web.errors import install_error_pages
+from web.pages import PAGES_KEY, STATIC_DIR, Pages
+from web.security import STATIC_PATH, check_routes, csrf_protect, install_middleware
 from web.twilio_hooks import router as twilio_router
 
 log = logging.getLogger(__name__)
@@ -24,9 +36,24 @@ log = logging.getLogger(__name__)
 
 def create_app(app: App) -> FastAPI:
     """A FastAPI application serving `app`'s case store; every feature is a router."""
-    api = FastAPI(title="arrears", summary="Social-insurance arrears collection")
+    api = FastAPI(
+        title="arrears",
+        summary="Social-insurance arrears collection",
+        # No interactive API documentation: it would list every route to anyone, and the
+        # Content-Security-Policy forbids the scripts it loads from a CDN anyway.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(csrf_protect)],
+    )
     setattr(api.state, STATE_KEY, app)
+    setattr(api.state, PAGES_KEY, Pages(app.settings.tz))
+    install_middleware(api, app)
+    install_error_pages(api)
+    api.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static")
+    api.include_router(account_router)
     api.include_router(twilio_router)
+    check_routes(api)  # last: every route above declares who may call it
     missing = [
         name
         for name, value in (

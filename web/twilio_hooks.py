@@ -25,6 +25,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from arrears.wiring import App
 from cases.deliveries import apply_status, record_inbound
 from web import arrears_app
+from web.security import TWILIO_SIGNATURE, declares
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ async def _read_body(request: Request) -> bytes:
     return bytes(body)
 
 
+@declares(TWILIO_SIGNATURE)  # the routes' access; it also exempts them from CSRF tokens
 async def verified_params(request: Request, app: ArrearsApp) -> TwilioParams:
     """The request's form parameters, once its Twilio signature has been verified (else 403)."""
     settings = app.settings

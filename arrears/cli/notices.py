@@ -7,11 +7,12 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
-from arrears.cli.common import JsonFlag, UsageProblem, handled, make_app, open_store, out
-from cases.models import Case, CaseEvent, Employer, Notice, OfficerTask, utcnow
+from arrears.cli.common import JsonFlag, UsageProblem, fail, handled, make_app, open_store, out
+from arrears.wiring import BadSecretKey
+from cases.models import Case, CaseEvent, Employer, Notice, OfficerTask, User, utcnow
 
 notices_app = typer.Typer(help="Notices sent or kept: SMS, calls, letters.", no_args_is_help=True)
 tasks_app = typer.Typer(help="Officers' call and visit tasks.", no_args_is_help=True)
@@ -182,16 +183,33 @@ def task_done(
     out.print(f"task {task_id}: {outcome}")
 
 
+@handled
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Run the web service: Twilio's delivery and reply webhooks (officer pages come later)."""
+    """Run the web service: officers' and supervisors' pages, Twilio's webhooks."""
     import uvicorn
 
     from web.app import create_app
+    from web.pages import MissingCatalog
 
     a = make_app()
     a.check_db()
+    try:
+        api = create_app(a)
+    except (BadSecretKey, MissingCatalog) as exc:
+        fail(str(exc))
+    with a.session() as session:
+        users = session.execute(select(func.count()).select_from(User)).scalar_one()
+    base = a.settings.public_base_url or f"http://{host}:{port}"
     out.print(f"serving on http://{host}:{port}; transport: {a.transport.name}")
-    uvicorn.run(create_app(a), host=host, port=port, log_level="info")
+    out.print(f"sign in at {base}/login")
+    if not users:
+        out.print(
+            "no users yet: create the first one, e.g.\n"
+            "  arrears users add admin --name 管理员 --role admin\n"
+            "  arrears users add zhangwei --name 张伟 --role officer --district 和平区\n"
+            "(each asks for the password twice)"
+        )
+    uvicorn.run(api, host=host, port=port, log_level="info")
