@@ -122,28 +122,83 @@ def import_payments(
     batch = ImportBatch(kind="payments", file_name=file_name, sha256=sha256, rows=result.rows)
     session.add(batch)
     session.flush()
+    applied = apply_payments(
+        session,
+        [NewPayment(employer_id, r.amount, r.paid_on, r.reference) for r, employer_id in check.new],
+        import_id=batch.id,
+        today=today,
+        policy=policy,
+        actor=actor,
+        source=f"payments {file_name}",
+    )
+    result.payments_new = len(check.new)
+    result.amount_new = format_yuan(sum(r.amount for r, _ in check.new))
+    result.employers = applied.employers
+    result.promises_kept = applied.promises_kept
+    result.cases_closed = applied.cases_closed
+    result.changed = True
+    result.import_id = batch.id
+    batch.stats = result.as_dict()
+    session.add(batch)
+    return result
+
+
+@dataclass(frozen=True)
+class NewPayment:
+    """A payment not yet stored, from a bank file or from a receipt an officer saw."""
+
+    employer_id: int
+    amount: int  # fen
+    paid_on: date
+    reference: str  # bank serial number, unique
+
+
+@dataclass(frozen=True)
+class AppliedPayments:
+    employers: int
+    cases_closed: int
+    promises_kept: int
+    # payment reference -> the case its payment_received event was logged on
+    logged_on: dict[str, int]
+
+
+def apply_payments(
+    session: Session,
+    payments: Sequence[NewPayment],
+    *,
+    import_id: int | None,
+    today: date,
+    policy: PolicyRef,
+    actor: str,
+    source: str,
+    note: str | None = None,
+) -> AppliedPayments:
+    """Store payments and apply them: the one path for imported payments and officers' receipts.
+
+    Allocations are replayed over each employer's whole history, every payment is logged on the
+    employer's case, promises the money now covers are kept, and settled cases close. ``note``
+    ends each payment's event message (who saw the receipt, say). The caller has checked the
+    references and holds the imports lock.
+    """
     now = utcnow()
     inserted = insert_returning(
         session,
         Payment,
         [
             {
-                "employer_id": employer_id,
-                "amount_fen": r.amount,
-                "paid_on": r.paid_on,
-                "reference": r.reference,
-                "import_id": batch.id,
+                "employer_id": p.employer_id,
+                "amount_fen": p.amount,
+                "paid_on": p.paid_on,
+                "reference": p.reference,
+                "import_id": import_id,
                 "created_at": now,
             }
-            for r, employer_id in check.new
+            for p in payments
         ],
         ("id",),
     )
-    new_ids = {pid: row for (pid,), (row, _) in zip(inserted, check.new, strict=True)}
-    employer_ids = {employer_id for _, employer_id in check.new}
-    result.payments_new = len(check.new)
-    result.amount_new = format_yuan(sum(r.amount for r, _ in check.new))
-    result.employers = len(employer_ids)
+    new_ids = {pid: p for (pid,), p in zip(inserted, payments, strict=True)}
+    employer_ids = {p.employer_id for p in payments}
 
     books = load_books(session, employer_ids)
     allocations = rebuild_allocations(session, books.values(), policy.fee_rules)
@@ -154,6 +209,7 @@ def import_payments(
     }
 
     events: list[dict[str, Any]] = []
+    logged_on: dict[str, int] = {}
     for employer_id in sorted(employer_ids):
         case_id = cases[employer_id].id if employer_id in cases else latest.get(employer_id)
         if case_id is None:
@@ -165,6 +221,7 @@ def import_payments(
             principal = sum(a.principal for a in parts)
             fee = sum(a.fee for a in parts)
             credit = sum(a.credit for a in parts)
+            logged_on[row.reference] = case_id
             events.append(
                 event_row(
                     case_id=case_id,
@@ -175,6 +232,7 @@ def import_payments(
                         f"late fee ¥{format_yuan(fee)}"
                         + (f", credit ¥{format_yuan(credit)}" if credit else "")
                         + f"; now owed ¥{format_yuan(pos.total_due)}"
+                        + (f"; {note}" if note else "")
                     ),
                     on_date=today,
                     actor=actor,
@@ -202,24 +260,18 @@ def import_payments(
                 )
             )
     add_events(session, events)
-    result.promises_kept = _settle_promises(session, cases, today=today, actor=actor)
-    if result.promises_kept:
+    kept = _settle_promises(session, cases, today=today, actor=actor)
+    if kept:
         cases = load_open_cases(session, employer_ids)
     outcome = reconcile(
-        session,
-        books,
-        cases,
-        today=today,
-        policy=policy,
-        actor=actor,
-        source=f"payments {file_name}",
+        session, books, cases, today=today, policy=policy, actor=actor, source=source
     )
-    result.cases_closed = outcome.cases_closed
-    result.changed = True
-    result.import_id = batch.id
-    batch.stats = result.as_dict()
-    session.add(batch)
-    return result
+    return AppliedPayments(
+        employers=len(employer_ids),
+        cases_closed=outcome.cases_closed,
+        promises_kept=kept,
+        logged_on=logged_on,
+    )
 
 
 def _latest_cases(session: Session, employer_ids: set[int]) -> dict[int, int]:

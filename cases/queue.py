@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from cases import ledger
-from cases.access import CaseNotFound
+from cases.access import Actor, CaseNotFound, visible_case
 from cases.accounts import case_position, load_books
 from cases.models import (
     ApprovalRequest,
@@ -24,6 +24,7 @@ from cases.models import (
     User,
 )
 from cases.money import format_yuan
+from cases.notices import SERVICE_METHODS
 from cases.states import CLOSED, CaseStatus
 
 
@@ -215,16 +216,16 @@ def case_detail(
         ],
         "notices": [
             {
+                "id": n.id,
                 "step": n.step,
                 "channel": n.channel,
                 "status": n.status,
                 "document_number": n.document_number,
                 "issued_on": str(n.issued_on),
                 "served_on": str(n.served_on) if n.served_on else None,
+                "pdf": n.content_sha256 is not None,
             }
-            for n in session.execute(
-                select(Notice).where(col(Notice.case_id) == case.id).order_by(col(Notice.id))
-            ).scalars()
+            for n in _notices(session, case.id)
         ],
         "events": [
             {
@@ -234,13 +235,126 @@ def case_detail(
                 "actor": e.actor,
                 "message": e.message,
                 "step": e.step,
+                "policy_version": e.policy_version,
             }
-            for e in session.execute(
-                select(CaseEvent)
-                .where(col(CaseEvent.case_id) == case.id)
-                .order_by(col(CaseEvent.id))
-            ).scalars()
+            for e in _events(session, case.id)
         ],
         "item_count": len(items),
         "open_items": sum(1 for i in items if i["principal_outstanding"] != "0.00"),
     }
+
+
+def _events(session: Session, case_id: int) -> list[CaseEvent]:
+    """The case's log, oldest first."""
+    return list(
+        session.execute(
+            select(CaseEvent).where(col(CaseEvent.case_id) == case_id).order_by(col(CaseEvent.id))
+        ).scalars()
+    )
+
+
+def _notices(session: Session, case_id: int) -> list[Notice]:
+    """What was sent or printed for the case, oldest first."""
+    return list(
+        session.execute(
+            select(Notice).where(col(Notice.case_id) == case_id).order_by(col(Notice.id))
+        ).scalars()
+    )
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of a case's history: an event, or a notice (``kind`` "notice")."""
+
+    kind: str
+    on_date: date  # the business date: an event's, a notice's issue date
+    at: datetime  # when it was written (UTC), to order a day's entries
+    actor: str | None
+    message: str
+    step: str | None
+    policy_version: str | None
+    notice_id: int | None = None
+    channel: str | None = None  # sms | voice | officer_task | letter
+    status: str | None = None
+    document_number: str | None = None
+    document_type: str | None = None
+    pdf: bool = False  # a printed letter's PDF is on file
+    served_on: date | None = None
+    deadline_on: date | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            name: str(value) if isinstance(value, date) else value
+            for name, value in self.__dict__.items()
+        }
+
+
+def case_timeline(session: Session, actor: Actor, case_id: int) -> list[TimelineEntry]:
+    """The case's events and notices merged, newest first (``CaseNotFound`` if not visible)."""
+    visible_case(session, actor, case_id)
+    entries = [
+        TimelineEntry(
+            kind=e.kind,
+            on_date=e.on_date,
+            at=_aware(e.at),
+            actor=e.actor,
+            message=e.message,
+            step=e.step,
+            policy_version=e.policy_version,
+        )
+        for e in _events(session, case_id)
+    ]
+    entries += [
+        TimelineEntry(
+            kind="notice",
+            on_date=n.issued_on,
+            at=_aware(n.created_at),
+            actor=None,
+            message=_notice_message(n),
+            step=n.step,
+            policy_version=None,
+            notice_id=n.id,
+            channel=n.channel,
+            status=n.status,
+            document_number=n.document_number,
+            document_type=n.document_type,
+            pdf=n.content_sha256 is not None,
+            served_on=n.served_on,
+            deadline_on=n.deadline_on,
+        )
+        for n in _notices(session, case_id)
+    ]
+    # Entries of the same instant (one flush) come newest first too: by their place in the log.
+    order = sorted(range(len(entries)), key=lambda i: (entries[i].on_date, entries[i].at, i))
+    return [entries[i] for i in reversed(order)]
+
+
+def _aware(at: datetime) -> datetime:
+    # SQLite hands instants back without their zone; they were written in UTC.
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+_CHANNELS = {
+    "sms": "SMS",
+    "voice": "voice call",
+    "officer_task": "officer's task",
+    "letter": "letter",
+}
+
+
+def _notice_message(n: Notice) -> str:
+    what = n.document_type or n.step
+    parts = [f"{_CHANNELS.get(n.channel, n.channel)} {what.replace('_', ' ')}"]
+    if n.document_number:
+        parts[0] += f" {n.document_number}"
+    if n.recipient and n.channel in ("sms", "voice"):
+        parts[0] += f" to {n.recipient}"
+    parts.append(n.status.replace("_", " "))
+    if n.served_on:
+        method = SERVICE_METHODS.get(n.service_method or "", n.service_method)
+        parts.append(f"served {n.served_on} ({method})")
+    if n.deadline_on:
+        parts.append(f"deadline {n.deadline_on}")
+    if n.error:
+        parts.append(f"error: {n.error}")
+    return "; ".join(parts)

@@ -60,6 +60,11 @@ class IllegalTransition(Exception):
     """A status change the procedure does not allow; the message is meant for an officer."""
 
 
+def describe(status: str) -> str:
+    """A status as an officer reads it (``promised`` -> "promised to pay")."""
+    return _LABELS[CaseStatus(status)]
+
+
 def can_transition(current: str, to: str) -> bool:
     return CaseStatus(to) in _ALLOWED[CaseStatus(current)]
 

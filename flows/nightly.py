@@ -25,7 +25,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from arrears.settings import Settings
 from arrears.wiring import App
-from cases import review, runs
+from cases import review, runs, worklist
 from cases.facts import open_districts
 from notifications.escalation import NightSummary
 
@@ -133,6 +133,20 @@ def _run_districts(
             summary.failures.append(f"district {district}: {type(exc).__name__}: {exc}")
 
 
+def _reorder_queue(app: App, day: date, summary: NightSummary) -> int | None:
+    """The officers' queue order for the day the night leaves behind (tasks due, deadlines near).
+
+    After the districts, so the tasks and served letters they made count. A failure is recorded
+    and the night stands: the queue keeps yesterday's order until the next night.
+    """
+    try:
+        with app.session() as session:
+            return worklist.refresh_priorities(session, as_of=day)
+    except Exception as exc:
+        summary.failures.append(f"queue order: {type(exc).__name__}: {exc}")
+        return None
+
+
 HEARTBEAT_SECONDS = 60.0
 
 
@@ -194,10 +208,12 @@ def nightly_escalation(as_of: date | None = None, spread: bool = False) -> dict[
     failed = []
     with _heartbeat(app, day):
         _run_districts(day, districts, full, spread, summary, failed)
+        reordered = _reorder_queue(app, day, summary)
     counts = summary.as_dict() | {
         "districts": len(districts),
         "failed_districts": failed,
         "review": {"full": full, "scope": scope, "basis": app.review_basis},
+        "queue_reordered": reordered,
     }
     status = "failed" if failed else "completed"
     with app.session() as session:

@@ -14,6 +14,8 @@ from arrears.cli.nightly import runs_app, simulate
 from arrears.cli.notices import notices_app, serve, tasks_app
 from arrears.cli.sample import sample_app
 from arrears.cli.store import import_ledger, import_payments, init
+from arrears.cli.targets import targets_app
+from arrears.cli.users import users_app
 
 app = typer.Typer(
     help=(
@@ -37,5 +39,7 @@ app.command()(serve)
 app.command()(simulate)
 app.add_typer(runs_app, name="runs")
 app.add_typer(sample_app, name="sample")
+app.add_typer(users_app, name="users")
+app.add_typer(targets_app, name="targets")
 
 __all__ = ["app"]

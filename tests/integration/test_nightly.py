@@ -147,6 +147,7 @@ def test_two_triggers_at_once_send_each_sms_once(
         t.join(timeout=120)
     statuses = sorted(str(r["status"]) for r in results)
     assert statuses in (["completed", "taken"], ["already_done", "completed"])
+    assert [r["queue_reordered"] for r in results if r["status"] == "completed"] == [N]
     assert len(fake.seen("POST", "Messages")) == N
     again = nightly.nightly_escalation(date(2026, 9, 16))
     assert again["status"] == "already_done"

@@ -1,0 +1,70 @@
+"""The officers' and supervisors' case actions: one place to import them from.
+
+Every action is a keyword-only function of ``session``, ``actor``, ``case_id`` and ``today`` (the
+agency's business date, never read from the clock) plus its own fields. It checks that the actor
+may see the case (``CaseNotFound``) and act (``NotAllowed``), refuses bad input with
+``ActionRefused`` naming the field, writes its rows and one event, and changes a status only
+through ``cases.states.transition``. The caller commits: the session is the unit of work.
+
+The work is split by noun: contacts (calls, notes, interviews, bank inquiries, service), flags,
+disputes, promises and receipts, approvals, assignment; giving a case back is ``cases.claims``'s
+and the timeline ``cases.queue``'s.
+"""
+
+from __future__ import annotations
+
+from cases.access import CaseNotFound, NotAllowed
+from cases.approvals import WRITE_OFF, decide_approval, gated_steps, propose_write_off, request_step
+from cases.assignment import reassign_cases
+from cases.claims import release as release_case
+from cases.contacts import (
+    CALL_OUTCOMES,
+    INTERVIEW_OUTCOMES,
+    add_note,
+    record_bank_inquiry,
+    record_call,
+    record_interview,
+    record_service,
+    schedule_interview,
+)
+from cases.disputes import DISPUTE_OUTCOMES, open_dispute, resolve_dispute
+from cases.flags import FLAGS, mark_case, unmark_case
+from cases.notices import SERVICE_METHODS
+from cases.promises import PROMISE_MAX_DAYS, Receipt, record_payment, record_promise
+from cases.queue import TimelineEntry, case_timeline
+from cases.refusals import NOTE_MAX, ActionRefused
+
+__all__ = [
+    "CALL_OUTCOMES",
+    "DISPUTE_OUTCOMES",
+    "FLAGS",
+    "INTERVIEW_OUTCOMES",
+    "NOTE_MAX",
+    "PROMISE_MAX_DAYS",
+    "SERVICE_METHODS",
+    "WRITE_OFF",
+    "ActionRefused",
+    "CaseNotFound",
+    "NotAllowed",
+    "Receipt",
+    "TimelineEntry",
+    "add_note",
+    "case_timeline",
+    "decide_approval",
+    "gated_steps",
+    "mark_case",
+    "open_dispute",
+    "propose_write_off",
+    "reassign_cases",
+    "record_bank_inquiry",
+    "record_call",
+    "record_interview",
+    "record_payment",
+    "record_promise",
+    "record_service",
+    "release_case",
+    "request_step",
+    "resolve_dispute",
+    "schedule_interview",
+    "unmark_case",
+]

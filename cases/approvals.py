@@ -1,0 +1,206 @@
+"""Supervisor approval of enforcement rungs and of write-offs.
+
+The rungs a policy gates behind approval (forced transfer, collateral, court) are requested by the
+nightly run when they fall due, or ahead of it by an officer; the run takes a rung only once its
+latest request is approved, and the law's own floors still apply then (``cases.decide``). A
+write-off (bankruptcy, deregistration) is never a rung: approving it writes the case off at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from cases.access import Actor
+from cases.models import ApprovalRequest, Case, Employer, Notice
+from cases.policy import Policy
+from cases.refusals import SUPERVISORS, ActionRefused, acting_on, log, still_open, text
+from cases.states import CaseStatus, IllegalTransition, can_transition, describe, transition
+
+WRITE_OFF = "write_off"
+
+
+def gated_steps(policy: Policy) -> tuple[str, ...]:
+    """The rungs of ``policy`` a supervisor approves before they are taken."""
+    return tuple(s.kind for s in policy.steps if s.requires_approval)
+
+
+def request_step(
+    *,
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    today: date,
+    step: str,
+    reason: str,
+    policy: Policy,
+) -> ApprovalRequest:
+    """Ask a supervisor to approve an enforcement rung for the case ahead of the nightly run."""
+    case = acting_on(session, actor, case_id, doing="request an enforcement step")
+    gated = gated_steps(policy)
+    if step not in gated:
+        raise ActionRefused(
+            "step",
+            f"{step!r} is not a step {policy.label} puts to a supervisor: "
+            f"use one of {', '.join(gated)}",
+        )
+    why = text("reason", reason)
+    still_open(case, doing="request an enforcement step")
+    issued = session.execute(
+        select(col(Notice.issued_on))
+        .where(col(Notice.case_id) == case_id, col(Notice.step) == step)
+        .order_by(col(Notice.issued_on))
+        .limit(1)
+    ).scalar_one_or_none()
+    if issued is not None:
+        raise ActionRefused("step", f"{step} was already taken on {issued}")
+    title = policy.step(step).title
+    return _request(session, actor, case, today, step, why, f"{step} ({title})")
+
+
+def propose_write_off(
+    *, session: Session, actor: Actor, case_id: int, today: date, reason: str
+) -> ApprovalRequest:
+    """Propose writing the case off (bankruptcy, deregistration); a supervisor decides."""
+    case = acting_on(session, actor, case_id, doing="propose a write-off")
+    why = text("reason", reason)
+    still_open(case, doing="propose a write-off")
+    if not can_transition(case.status, CaseStatus.WRITTEN_OFF):
+        raise ActionRefused(
+            "case",
+            f"case {case_id} is {describe(case.status)} and cannot be written off "
+            "while it is: record what became of the promise first",
+        )
+    return _request(session, actor, case, today, WRITE_OFF, why, "a write-off")
+
+
+def _request(
+    session: Session, actor: Actor, case: Case, today: date, step: str, why: str, what: str
+) -> ApprovalRequest:
+    latest = session.execute(
+        select(ApprovalRequest)
+        .where(col(ApprovalRequest.case_id) == case.id, col(ApprovalRequest.step) == step)
+        .order_by(col(ApprovalRequest.id).desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if latest is not None and latest.status == "pending":
+        raise ActionRefused(
+            "step", f"{what} already awaits a supervisor's decision (asked {latest.requested_on})"
+        )
+    if latest is not None and latest.status == "approved" and step != WRITE_OFF:
+        raise ActionRefused(
+            "step",
+            f"{what} was approved by {latest.decided_by} on {latest.decided_on}: the nightly "
+            "run takes it once it is due",
+        )
+    request = ApprovalRequest(
+        case_id=case.id or 0, step=step, status="pending", requested_on=today, reason=why
+    )
+    session.add(request)
+    session.flush()
+    log(
+        session,
+        case,
+        kind="approval_requested",
+        actor=actor,
+        today=today,
+        step=step,
+        message=f"{actor.username} asked a supervisor to approve {what}: {why}",
+        data={"request_id": request.id, "step": step, "reason": why},
+    )
+    return request
+
+
+def decide_approval(
+    *,
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    today: date,
+    request_id: int,
+    approve: bool,
+    reason: str,
+) -> ApprovalRequest:
+    """A supervisor approves or rejects a request; an approved write-off writes the case off."""
+    doing = "approve or reject an enforcement step"
+    case = acting_on(session, actor, case_id, doing=doing, roles=SUPERVISORS)
+    request = session.get(ApprovalRequest, request_id)
+    if request is None or request.case_id != case_id:
+        raise ActionRefused("request", f"case {case_id} has no approval request {request_id}")
+    if request.status != "pending":
+        raise ActionRefused(
+            "request",
+            f"the request for {request.step} was already {request.status} by "
+            f"{request.decided_by or 'a supervisor'} on {request.decided_on}",
+        )
+    why = text("reason", reason)
+    verdict = "approved" if approve else "rejected"
+    request.status = verdict
+    request.decided_by = actor.username
+    request.decided_on = today
+    request.decision_reason = why
+    session.add(request)
+    log(
+        session,
+        case,
+        kind="approval_granted" if approve else "approval_rejected",
+        actor=actor,
+        today=today,
+        step=request.step,
+        message=f"{actor.username} {verdict} {request.step.replace('_', ' ')}: {why}",
+        data={"request_id": request.id, "step": request.step, "reason": why},
+    )
+    if approve and request.step == WRITE_OFF:
+        try:
+            transition(
+                session,
+                case,
+                CaseStatus.WRITTEN_OFF,
+                on_date=today,
+                actor=actor.username,
+                reason=f"write-off approved by {actor.username}: {why}",
+            )
+        except IllegalTransition as exc:
+            raise ActionRefused("request", str(exc)) from None
+    return request
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    request_id: int
+    case_id: int
+    step: str
+    requested_on: date
+    reason: str
+    employer_code: str
+    employer_name: str
+    district: str
+    stage_step: str | None
+
+
+def pending_approvals(session: Session, *, actor: Actor) -> list[PendingApproval]:
+    """The requests waiting for a supervisor in the actor's districts, oldest first."""
+    actor.require(*SUPERVISORS, doing="see the approvals queue")
+    query = (
+        select(
+            col(ApprovalRequest.id),
+            col(ApprovalRequest.case_id),
+            col(ApprovalRequest.step),
+            col(ApprovalRequest.requested_on),
+            col(ApprovalRequest.reason),
+            col(Employer.code),
+            col(Employer.name),
+            col(Employer.district),
+            col(Case.stage_step),
+        )
+        .join(Case, col(Case.id) == col(ApprovalRequest.case_id))
+        .join(Employer, col(Employer.id) == col(Case.employer_id))
+        .where(col(ApprovalRequest.status) == "pending")
+        .order_by(col(ApprovalRequest.requested_on), col(ApprovalRequest.id))
+    )
+    if not actor.every_district:
+        query = query.where(col(Employer.district).in_(sorted(actor.districts)))
+    return [PendingApproval(*row) for row in session.execute(query)]
