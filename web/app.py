@@ -26,10 +26,12 @@ from arrears.settings import Settings
 from arrears.wiring import App
 from web import STATE_KEY
 from web.account import router as account_router
+from web.case_pages import router as case_router
 from web.errors import install_error_pages
 from web.pages import PAGES_KEY, STATIC_DIR, Pages
 from web.security import STATIC_PATH, check_routes, csrf_protect, install_middleware
 from web.twilio_hooks import router as twilio_router
+from web.work_pages import router as work_router
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ def create_app(app: App) -> FastAPI:
     install_error_pages(api)
     api.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static")
     api.include_router(account_router)
+    api.include_router(work_router)
+    api.include_router(case_router)
     api.include_router(twilio_router)
     check_routes(api)  # last: every route above declares who may call it
     missing = [

@@ -1,0 +1,323 @@
+"""The case page and its actions: one form per action, posted to ``/cases/{id}/{action}``.
+
+Each action is a ``cases.actions`` service called in one unit of work; the page comes back with
+the outcome (303 to the page on success, the page again with the refusal beside the form on
+bad input, so nothing typed is lost). A case outside the user's districts is a 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlmodel import col
+from starlette.concurrency import run_in_threadpool
+
+from arrears.wiring import App
+from cases import actions
+from cases.access import Actor, Role, visible_case
+from cases.case_view import case_view
+from cases.models import Notice, User
+from cases.notices import SERVICE_METHODS
+from web import arrears_app
+from web.auth import CurrentActor
+from web.pages import N_, render
+
+ArrearsApp = Annotated[App, Depends(arrears_app)]
+router = APIRouter(tags=["cases"])
+
+
+# --- reading what an officer typed --------------------------------------------------------------
+
+
+def _text(form: Mapping[str, str], name: str) -> str:
+    return form.get(name, "").strip()
+
+
+def _optional(form: Mapping[str, str], name: str) -> str | None:
+    return _text(form, name) or None
+
+
+def _amount(form: Mapping[str, str], name: str) -> Decimal:
+    raw = _text(form, name).replace(",", "").replace("，", "").lstrip("¥￥")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise actions.ActionRefused(name, f"{raw!r} is not an amount in yuan") from None
+    if not value.is_finite():
+        raise actions.ActionRefused(name, f"{raw!r} is not an amount in yuan")
+    return value
+
+
+def _date(form: Mapping[str, str], name: str) -> date:
+    raw = _text(form, name)
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise actions.ActionRefused(name, f"{raw!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _id(form: Mapping[str, str], name: str) -> int:
+    raw = _text(form, name)
+    if not raw.isdigit():
+        raise actions.ActionRefused(name, "choose one from the list")
+    return int(raw)
+
+
+# --- the actions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    """One form of the case page: the service it calls and how it reads the form."""
+
+    label: str  # a message id
+    done: str  # a message id: what the page says after it worked
+    call: Callable[..., Any]
+    fields: Callable[[Mapping[str, str], App], dict[str, Any]]
+    roles: tuple[Role, ...] = (Role.OFFICER, Role.SUPERVISOR)
+
+
+ACTIONS: dict[str, Action] = {
+    "call": Action(
+        N_("Record a call"),
+        N_("Call recorded."),
+        actions.record_call,
+        lambda f, a: {"outcome": _text(f, "outcome"), "note": _optional(f, "note")},
+    ),
+    "promise": Action(
+        N_("Record a promise to pay"),
+        N_("Promise recorded."),
+        actions.record_promise,
+        lambda f, a: {
+            "amount": _amount(f, "amount"),
+            "due_on": _date(f, "due_on"),
+            "policy": a.policy,
+        },
+    ),
+    "payment": Action(
+        N_("Record a payment"),
+        N_("Payment recorded."),
+        actions.record_payment,
+        lambda f, a: {
+            "amount": _amount(f, "amount"),
+            "paid_on": _date(f, "paid_on"),
+            "reference": _text(f, "reference"),
+            "policy": a.policy,
+        },
+    ),
+    "note": Action(
+        N_("Add a note"),
+        N_("Note added."),
+        actions.add_note,
+        lambda f, a: {"note": _text(f, "note")},
+    ),
+    "mark": Action(
+        N_("Mark the employer"),
+        N_("Case marked."),
+        actions.mark_case,
+        lambda f, a: {"flag": _text(f, "flag"), "reason": _text(f, "reason")},
+    ),
+    "unmark": Action(
+        N_("Clear a mark"),
+        N_("Mark cleared."),
+        actions.unmark_case,
+        lambda f, a: {"flag": _text(f, "flag"), "reason": _text(f, "reason")},
+        roles=(Role.SUPERVISOR,),
+    ),
+    "dispute": Action(
+        N_("Open a dispute"),
+        N_("Dispute opened: escalation paused."),
+        actions.open_dispute,
+        lambda f, a: {"reason": _text(f, "reason")},
+    ),
+    "resolve-dispute": Action(
+        N_("Resolve the dispute"),
+        N_("Dispute resolved."),
+        actions.resolve_dispute,
+        lambda f, a: {"outcome": _text(f, "outcome"), "reason": _text(f, "reason")},
+        roles=(Role.SUPERVISOR,),
+    ),
+    "interview": Action(
+        N_("Schedule an interview"),
+        N_("Interview scheduled."),
+        actions.schedule_interview,
+        lambda f, a: {
+            "on": _date(f, "on"),
+            "place": _text(f, "place"),
+            "note": _optional(f, "note"),
+        },
+    ),
+    "interview-held": Action(
+        N_("Record the interview"),
+        N_("Interview recorded."),
+        actions.record_interview,
+        lambda f, a: {"outcome": _text(f, "outcome"), "note": _optional(f, "note")},
+    ),
+    "bank-inquiry": Action(
+        N_("Record a bank-balance inquiry"),
+        N_("Bank balance recorded."),
+        actions.record_bank_inquiry,
+        lambda f, a: {
+            "bank_name": _text(f, "bank_name"),
+            "account_number": _text(f, "account_number"),
+            "balance": _amount(f, "balance"),
+            "inquired_on": _date(f, "inquired_on"),
+        },
+    ),
+    "served": Action(
+        N_("Mark a letter served"),
+        N_("Service recorded."),
+        actions.record_service,
+        lambda f, a: {
+            "notice_id": _id(f, "notice_id"),
+            "served_on": _date(f, "served_on"),
+            "method": _text(f, "method"),
+            "receipt_number": _optional(f, "receipt_number"),
+            "policy": a.policy,
+        },
+    ),
+    "enforcement": Action(
+        N_("Request an enforcement step"),
+        N_("Request sent to a supervisor."),
+        actions.request_step,
+        lambda f, a: {"step": _text(f, "step"), "reason": _text(f, "reason"), "policy": a.policy},
+    ),
+    "write-off": Action(
+        N_("Propose a write-off"),
+        N_("Write-off proposed to a supervisor."),
+        actions.propose_write_off,
+        lambda f, a: {"reason": _text(f, "reason")},
+    ),
+    "release": Action(
+        N_("Give the case back to the queue"),
+        N_("Case returned to the queue."),
+        actions.release_case,
+        lambda f, a: {},
+    ),
+}
+
+
+def _officers(app: App, district: str) -> list[User]:
+    """Active officers serving ``district``: whom a supervisor may hand the case to."""
+    with app.session() as session:
+        users = session.execute(
+            select(User).where(col(User.active), col(User.role) == Role.OFFICER.value)
+        ).scalars()
+        return [u for u in users if district in u.districts]
+
+
+def _page(
+    request: Request,
+    app: App,
+    actor: Actor,
+    case_id: int,
+    *,
+    status_code: int = 200,
+    failed: str | None = None,
+    error: str | None = None,
+    form: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    with app.session() as session:
+        view = case_view(session, actor, case_id, as_of=app.today(), rules=app.policy.fee_rules)
+    supervising = actor.role in (Role.SUPERVISOR, Role.ADMIN)
+    return render(
+        request,
+        "case.html",
+        status_code=status_code,
+        case=view,
+        actions=ACTIONS,
+        failed=failed,
+        error=error,
+        form=form or {},
+        done=request.query_params.get("done"),
+        supervising=supervising,
+        officers=_officers(app, view.district) if supervising else [],
+        call_outcomes=actions.CALL_OUTCOMES,
+        interview_outcomes=actions.INTERVIEW_OUTCOMES,
+        flags=actions.FLAGS,
+        dispute_outcomes=actions.DISPUTE_OUTCOMES,
+        service_methods=SERVICE_METHODS,
+        gated_steps=actions.gated_steps(app.policy),
+        today=app.today(),
+    )
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_page(request: Request, app: ArrearsApp, actor: CurrentActor, case_id: int) -> Response:
+    return _page(request, app, actor, case_id)
+
+
+@router.post("/cases/{case_id}/{name}", response_class=HTMLResponse)
+async def case_action(
+    request: Request, app: ArrearsApp, actor: CurrentActor, case_id: int, name: str
+) -> Response:
+    action = ACTIONS.get(name)
+    if action is None:
+        raise actions.CaseNotFound(f"no action {name}")
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    return await _run(request, app, actor, case_id, name, action, form)
+
+
+async def _run(
+    request: Request,
+    app: App,
+    actor: Actor,
+    case_id: int,
+    name: str,
+    action: Action,
+    form: dict[str, str],
+) -> Response:
+    def work() -> Response:
+        try:
+            with app.session() as session:
+                visible_case(session, actor, case_id)  # 404 before anything else is said
+                actor.require(*action.roles, doing=action.label)
+                action.call(
+                    session=session,
+                    actor=actor,
+                    case_id=case_id,
+                    today=app.today(),
+                    **action.fields(form, app),
+                )
+        except actions.ActionRefused as exc:
+            return _page(
+                request,
+                app,
+                actor,
+                case_id,
+                status_code=422,
+                failed=name,
+                error=str(exc),
+                form=form,
+            )
+        return RedirectResponse(f"/cases/{case_id}?done={name}", status_code=303)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/cases/{case_id}/notices/{notice_id}.pdf")
+def notice_pdf(app: ArrearsApp, actor: CurrentActor, case_id: int, notice_id: int) -> Response:
+    """A printed letter as filed, checked against its recorded hash."""
+    with app.session() as session:
+        visible_case(session, actor, case_id)
+        notice = session.get(Notice, notice_id)
+        if notice is None or notice.case_id != case_id or notice.content_sha256 is None:
+            raise actions.CaseNotFound(f"no printed letter {notice_id} in case {case_id}")
+        sha, number = notice.content_sha256, notice.document_number or f"notice-{notice_id}"
+    data = app.documents.read(sha)
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(number)}.pdf",
+            "Cache-Control": "private, no-store",
+        },
+    )
