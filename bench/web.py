@@ -1,0 +1,661 @@
+"""Benchmark: the web app over 100,000 cases on PostgreSQL, with 20 officers taking cases at once.
+
+Run from the repository root:
+
+    .venv/bin/python bench/web.py [--cases 100000] [--officers 20] [--districts 4]
+        [--claims 100] [--pages 25] [--workers 2] [--think-ms 0] [--pg-url URL]
+
+It builds a throwaway PostgreSQL store with ``bench/nightly.py``'s population (imported by path,
+not copied): open cases spread over Tianjin's 16 districts along the escalation ladder, with their
+arrears items, notices and case events, plus a few payments with their allocations and events.
+Priorities are refreshed once and the store is ANALYZEd. Officers are created with
+``cases.users.add_user`` (argon2: slow on purpose, so before any timing), a few districts with
+several officers each, so that takers of a district contend for the same top case.
+
+The app runs under a real ``uvicorn --factory web.app:from_environment`` in a child process on an
+ephemeral port of 127.0.0.1. One client thread per officer (``httpx``) signs in, then, all
+starting on one signal, POSTs ``/queue/take-next`` with its CSRF token ``--claims`` times and
+times each request until its 303 arrives. The case ids in the Location headers must all differ,
+and the store must agree: each claimed case held by the officer who got it, with exactly one
+``case_claimed`` event, in one of that officer's districts. Then every client GETs ``--pages`` of
+its claimed cases, all at once again, and times each page.
+
+A benchmark reports, it does not gate: the exit status is non-zero only when something failed
+outright (a case handed out twice, an error answer, the store disagreeing), not for a missed
+target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlsplit
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))  # `python bench/web.py` puts bench/ first, not the root
+
+SEED = 2016
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+TARGET_TAKE_P95_MS = 50.0
+TARGET_PAGE_P95_MS = 100.0
+PASSWORD = "bench-officer-password"
+# Where the officers work: the busiest districts first (Binhai has the most employers).
+OFFICER_DISTRICTS = (
+    "滨海新区", "南开区", "河西区", "和平区", "西青区", "东丽区", "北辰区", "武清区",
+)  # fmt: skip
+PAYMENT_SHARE = 0.03  # of the cases: a part payment on record, allocated, with its event
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+CASE_PATH = re.compile(r"^/cases/(\d+)$")
+
+
+def load_nightly() -> ModuleType:
+    """``bench/nightly.py`` as a module: its population builder and helpers, not a copy."""
+    spec = importlib.util.spec_from_file_location("bench_nightly", REPO_ROOT / "bench/nightly.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+nightly = load_nightly()
+say = nightly.say
+table = nightly.table
+load_average = nightly.load_average
+
+
+# --------------------------------------------------------------------------------------------
+# The store: cases, a few payments, priorities, officers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Officer:
+    user_id: int
+    username: str
+    districts: frozenset[str]
+
+
+def add_payments(settings: Any, *, share: float, seed: int) -> int:
+    """Part payments for ``share`` of the cases, allocated as an import would, with events."""
+    import random
+
+    from sqlalchemy import select
+
+    from arrears.wiring import App
+    from cases.accounts import load_books, rebuild_allocations
+    from cases.bulk import insert_returning
+    from cases.bulk import table as sql_table
+    from cases.casework import add_events, event_row
+    from cases.models import Case, Payment
+    from cases.money import format_yuan
+
+    rng = random.Random(seed)
+    app = App(settings)
+    now = datetime.now(UTC)
+    c = sql_table(Case)
+    with app.session() as session:
+        cases = list(
+            session.connection().execute(
+                select(c.c.id, c.c.employer_id, c.c.first_overdue_on).order_by(c.c.id)
+            )
+        )
+        payers = rng.sample(cases, round(share * len(cases)))
+        books = load_books(session, [employer_id for _, employer_id, _ in payers])
+        rows, events = [], []
+        for case_id, employer_id, first in payers:
+            owed = sum(i.amount_due_fen for i in books[employer_id].items)
+            amount = rng.randint(owed // 5, owed // 2)
+            paid_on = nightly.AS_OF - timedelta(days=rng.randint(0, (nightly.AS_OF - first).days))
+            reference = f"BENCH{employer_id:012d}"
+            rows.append(
+                {
+                    "employer_id": employer_id,
+                    "amount_fen": amount,
+                    "paid_on": paid_on,
+                    "reference": reference,
+                    "import_id": None,
+                    "created_at": now,
+                }
+            )
+            events.append(
+                event_row(
+                    case_id=case_id,
+                    kind="payment_received",
+                    message=f"payment ¥{format_yuan(amount)} on {paid_on} (ref {reference})",
+                    on_date=paid_on,
+                    actor="system:import",
+                    data={"reference": reference},
+                )
+            )
+        insert_returning(session, Payment, rows, ("id",))
+        add_events(session, events)
+        rebuild_allocations(
+            session,
+            load_books(session, [employer_id for _, employer_id, _ in payers]).values(),
+            app.policy.fee_rules,
+        )
+    app.engine.dispose()
+    return len(rows)
+
+
+def prepare_store(settings: Any, *, officers: int, districts: int) -> list[Officer]:
+    """Priorities once, ANALYZE, then the officers (their password hashing is not timed)."""
+    from arrears.wiring import App
+    from cases.priorities import refresh_priorities
+    from cases.users import add_user
+
+    app = App(settings)
+    with app.session() as session:
+        changed = refresh_priorities(session, as_of=nightly.AS_OF)
+    say(f"priorities refreshed: {changed:,} cases changed")
+    with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("ANALYZE")
+    created = []
+    with app.session() as session:
+        for n in range(officers):
+            district = OFFICER_DISTRICTS[n % districts]
+            user = add_user(
+                session,
+                username=f"officer{n + 1:02d}",
+                display_name=f"Bench officer {n + 1}",
+                role="officer",
+                districts=[district],
+                password=PASSWORD,
+            )
+            assert user.id is not None
+            created.append(Officer(user.id, user.username, frozenset(user.districts)))
+    app.engine.dispose()
+    return created
+
+
+# --------------------------------------------------------------------------------------------
+# The server
+# --------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def compile_translations() -> None:
+    subprocess.run(["bash", "scripts/compile_translations.sh"], cwd=REPO_ROOT, check=True)
+
+
+def start_server(database_url: str, data_dir: Path, workers: int, log: Path) -> tuple[Any, str]:
+    """uvicorn with ``workers`` processes on a free port; returns the process and its base URL."""
+    import httpx
+
+    port = free_port()
+    env = nightly.clean_environment() | {
+        "ARREARS_DATABASE_URL": database_url,
+        "ARREARS_DATA_DIR": str(data_dir),
+    }
+    command = [
+        str(Path(sys.executable).with_name("uvicorn")),
+        "--factory",
+        "web.app:from_environment",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"uvicorn exited with {process.returncode}: {log.read_text()}")
+        try:
+            if httpx.get(base + "/login", timeout=2).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    stop_server(process)
+    raise RuntimeError(f"uvicorn did not answer within 60 s: {log.read_text()}")
+
+
+def stop_server(process: Any) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --------------------------------------------------------------------------------------------
+# The clients: one thread per officer
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Client:
+    officer: Officer
+    warmup: int
+    claims: int
+    pages: int
+    think: float
+    take_ms: list[float] = field(default_factory=list)
+    page_ms: list[float] = field(default_factory=list)
+    case_ids: list[int] = field(default_factory=list)  # every case this officer was handed
+    errors: list[str] = field(default_factory=list)
+    none_left: int = 0
+
+    def run(self, base: str, start_takes: Any, start_pages: Any) -> None:
+        import httpx
+
+        with httpx.Client(base_url=base, follow_redirects=False, timeout=30) as http:
+            try:
+                token = self.sign_in(http)
+            except Exception as exc:  # reported, and the run goes on without this officer
+                self.errors.append(f"sign-in: {exc!r}")
+                token = None
+            start_takes.wait()
+            if token is not None:
+                for n in range(self.warmup + self.claims):
+                    self.take(http, token, timed=n >= self.warmup)
+                    if self.think:
+                        time.sleep(self.think)
+            start_pages.wait()
+            for case_id in self.case_ids[: self.pages]:  # the first of them warms the worker up
+                self.page(http, case_id)
+                if self.think:
+                    time.sleep(self.think)
+
+    def sign_in(self, http: Any) -> str:
+        token = CSRF.search(http.get("/login").text)
+        assert token, "no CSRF token on the sign-in page"
+        answer = http.post(
+            "/login",
+            data={
+                "username": self.officer.username,
+                "password": PASSWORD,
+                "next": "",
+                "csrf_token": token.group(1),
+            },
+        )
+        if answer.status_code != 303:
+            raise RuntimeError(f"sign-in answered {answer.status_code}")
+        page = http.get("/queue")  # a new session has a new token
+        token = CSRF.search(page.text)
+        if page.status_code != 200 or not token:
+            raise RuntimeError(f"the queue page answered {page.status_code}")
+        return token.group(1)
+
+    def take(self, http: Any, token: str, *, timed: bool) -> None:
+        started = time.perf_counter()
+        try:
+            answer = http.post("/queue/take-next", data={"csrf_token": token})
+        except Exception as exc:
+            self.errors.append(f"take-next: {exc!r}")
+            return
+        elapsed = 1000 * (time.perf_counter() - started)
+        location = answer.headers.get("location", "")
+        found = CASE_PATH.match(urlsplit(location).path) if answer.status_code == 303 else None
+        if found:
+            self.case_ids.append(int(found.group(1)))
+            if timed:
+                self.take_ms.append(elapsed)
+        elif answer.status_code == 303 and "none_left=1" in location:
+            self.none_left += 1
+        else:
+            self.errors.append(f"take-next answered {answer.status_code} {location}".strip())
+
+    def page(self, http: Any, case_id: int) -> None:
+        started = time.perf_counter()
+        try:
+            answer = http.get(f"/cases/{case_id}")
+        except Exception as exc:
+            self.errors.append(f"case page {case_id}: {exc!r}")
+            return
+        elapsed = 1000 * (time.perf_counter() - started)
+        if answer.status_code != 200:
+            self.errors.append(f"case page {case_id} answered {answer.status_code}")
+        elif case_id != self.case_ids[0]:
+            self.page_ms.append(elapsed)
+
+
+@dataclass
+class Run:
+    clients: list[Client]
+    take_seconds: float
+    page_seconds: float
+    load_before: float | None
+    load_after: float | None
+
+
+def run_clients(base: str, officers: list[Officer], args: argparse.Namespace) -> Run:
+    clients = [
+        Client(officer, args.warmup, args.claims, args.pages + 1, args.think_ms / 1000)
+        for officer in officers
+    ]
+    start_takes = threading.Barrier(len(clients) + 1)
+    start_pages = threading.Barrier(len(clients) + 1)
+    threads = [
+        threading.Thread(target=c.run, args=(base, start_takes, start_pages), daemon=True)
+        for c in clients
+    ]
+    for thread in threads:
+        thread.start()
+    load_before = load_average()
+    start_takes.wait()  # every client has signed in
+    started = time.perf_counter()
+    start_pages.wait()  # every client has taken its cases
+    take_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    page_seconds = time.perf_counter() - started
+    return Run(clients, take_seconds, page_seconds, load_before, load_average())
+
+
+# --------------------------------------------------------------------------------------------
+# Checks against the store
+# --------------------------------------------------------------------------------------------
+
+
+def check_store(database_url: str, run: Run) -> list[str]:
+    """What the clients were handed, against what the store holds."""
+    from sqlalchemy import func, select
+
+    from arrears.db import make_engine
+    from cases.bulk import table as sql_table
+    from cases.models import Case, CaseEvent, Employer
+
+    handed: dict[int, Officer] = {}
+    for client in run.clients:
+        for case_id in client.case_ids:
+            handed[case_id] = client.officer
+    c, e, ev = sql_table(Case), sql_table(Employer), sql_table(CaseEvent)
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        held = {
+            case_id: (officer_id, district)
+            for case_id, officer_id, district in connection.execute(
+                select(c.c.id, c.c.officer_id, e.c.district)
+                .join(e, e.c.id == c.c.employer_id)
+                .where(c.c.officer_id.is_not(None))
+            )
+        }
+        claimed_events = dict(
+            connection.execute(
+                select(ev.c.case_id, func.count())
+                .where(ev.c.kind == "case_claimed")
+                .group_by(ev.c.case_id)
+            ).all()
+        )
+    engine.dispose()
+    problems = []
+    extra = sorted(set(held) - set(handed))
+    if extra:
+        problems.append(f"{len(extra)} case(s) claimed in the store but handed to nobody")
+    for case_id, officer in sorted(handed.items()):
+        officer_id, district = held.get(case_id, (None, None))
+        if officer_id != officer.user_id:
+            problems.append(f"case {case_id}: held by {officer_id}, handed to {officer.username}")
+        if district not in officer.districts:
+            problems.append(f"case {case_id} of {district} handed to {officer.username}")
+        if claimed_events.get(case_id, 0) != 1:
+            problems.append(f"case {case_id}: {claimed_events.get(case_id, 0)} case_claimed events")
+    stray = sorted(set(claimed_events) - set(handed))
+    if stray:
+        problems.append(f"{len(stray)} case_claimed event(s) for cases handed to nobody")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Nearest-rank percentile: the smallest value with at least ``share`` of them at or below."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * share // 1))
+    return ordered[int(rank) - 1]
+
+
+def latency_row(
+    name: str, values: Sequence[float], seconds: float, target: float
+) -> tuple[str, ...]:
+    if not values:
+        return (name, "0", "-", "-", "-", "-", "-", "-", f"< {target:.0f}", "-")
+    p95 = percentile(values, 0.95)
+    return (
+        name,
+        f"{len(values):,}",
+        f"{len(values) / seconds:,.0f}",
+        f"{percentile(values, 0.50):.1f}",
+        f"{p95:.1f}",
+        f"{percentile(values, 0.99):.1f}",
+        f"{max(values):.1f}",
+        f"{statistics.fmean(values):.1f}",
+        f"< {target:.0f}",
+        "yes" if p95 < target else "NO",
+    )
+
+
+def report(run: Run, args: argparse.Namespace, build: dict[str, Any], problems: list[str]) -> None:
+    takes = [ms for c in run.clients for ms in c.take_ms]
+    pages = [ms for c in run.clients for ms in c.page_ms]
+    handed = Counter(case_id for c in run.clients for case_id in c.case_ids)
+    duplicates = sum(n - 1 for n in handed.values() if n > 1)
+    errors = sum(len(c.errors) for c in run.clients)
+    print()
+    table(
+        (
+            "request",
+            "timed",
+            "per s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "max ms",
+            "mean ms",
+            "p95 target",
+            "met",
+        ),
+        [
+            latency_row("POST /queue/take-next", takes, run.take_seconds, TARGET_TAKE_P95_MS),
+            latency_row("GET /cases/{id}", pages, run.page_seconds, TARGET_PAGE_P95_MS),
+        ],
+    )
+    print()
+
+    def load(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    table(
+        (
+            "cases",
+            "officers",
+            "districts",
+            "workers",
+            "think ms",
+            "claims",
+            "claims s",
+            "duplicates",
+            "none left",
+            "errors",
+            "load before",
+            "load after",
+            "build s",
+        ),
+        [
+            (
+                f"{build['cases']:,}",
+                str(len(run.clients)),
+                str(args.districts),
+                str(args.workers),
+                f"{args.think_ms:g}",
+                f"{sum(handed.values()):,}",
+                f"{run.take_seconds:.1f}",
+                str(duplicates),
+                str(sum(c.none_left for c in run.clients)),
+                str(errors),
+                load(run.load_before),
+                load(run.load_after),
+                f"{build['seconds']:.0f}",
+            )
+        ],
+    )
+    print()
+    for line in (
+        "take-next: every claim's latency from the POST until its 303 arrives, the first "
+        f"{args.warmup} of each officer left out (warm-up); per s: timed claims / wall clock of "
+        "the whole taking phase (warm-up included).",
+        "case page: GET /cases/{id} of cases the officer was handed, all officers at once; the "
+        "first page of each officer left out (warm-up).",
+        "claims: every case handed out (warm-up included); duplicates must be 0, and the store "
+        "must hold each claimed case by that officer with one case_claimed event.",
+        "load: the machine's 1-minute load average when the clients started and when they "
+        f"finished ({os.cpu_count()} cores).",
+    ):
+        print(line)
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    for client in run.clients:
+        for error in client.errors[:5]:
+            print(f"ERROR ({client.officer.username}): {error}")
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Time officers taking cases and opening case pages on the real web app."
+    )
+    parser.add_argument("--cases", type=int, default=100_000, help="open cases (default 100000)")
+    parser.add_argument("--officers", type=int, default=20, help="concurrent officers (default 20)")
+    parser.add_argument(
+        "--districts",
+        type=int,
+        default=4,
+        choices=range(1, len(OFFICER_DISTRICTS) + 1),
+        metavar=f"1-{len(OFFICER_DISTRICTS)}",
+        help="districts the officers are spread over, one each (default 4)",
+    )
+    parser.add_argument(
+        "--claims", type=int, default=100, help="timed take-next claims per officer (default 100)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=2,
+        help="claims per officer before the timed ones, not timed but checked (default 2)",
+    )
+    parser.add_argument(
+        "--pages", type=int, default=25, help="timed case pages per officer (default 25)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="uvicorn worker processes (default 2)"
+    )
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=0,
+        help="pause after each request, per officer (default 0: back to back)",
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("ARREARS_BENCH_PG_URL", DEFAULT_PG_URL),
+        help="PostgreSQL server to create the throwaway database on "
+        f"(default $ARREARS_BENCH_PG_URL or {DEFAULT_PG_URL})",
+    )
+    args = parser.parse_args(argv)
+    if args.cases < 1000:
+        parser.error("--cases must be at least 1000")
+    if args.pages > args.claims + args.warmup - 1:
+        parser.error("--pages must be below --claims + --warmup")
+    return args
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse_args(argv)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="arrears-bench-web-") as tmp:
+        workdir = Path(tmp)
+        try:
+            backend = nightly.PostgresBackend(workdir, args.pg_url)
+            backend.create()
+        except SQLAlchemyError as exc:  # no server, no right to create databases...
+            say(f"cannot set up a throwaway database: {exc}")
+            return 1
+        try:
+            settings = backend.settings()
+            say(f"building {args.cases:,} cases in {backend.database} ...")
+            population = nightly.build_population(
+                settings, cases=args.cases, due_share=0.10, items_per_case=3, seed=SEED
+            )
+            payments = add_payments(settings, share=PAYMENT_SHARE, seed=SEED)
+            officers = prepare_store(settings, officers=args.officers, districts=args.districts)
+            build = {"cases": population.cases, "seconds": time.perf_counter() - started}
+            say(
+                f"built in {build['seconds']:.0f} s: {population.rows} rows, {payments:,} "
+                f"payments, {len(officers)} officers over {args.districts} district(s)"
+            )
+            compile_translations()
+            database_url = settings.database_url
+            data_dir = workdir / "server"
+            process, base = start_server(
+                database_url, data_dir, args.workers, workdir / "uvicorn.log"
+            )
+            try:
+                say(f"uvicorn at {base} with {args.workers} worker(s); load {load_average()}")
+                run = run_clients(base, officers, args)
+            finally:
+                stop_server(process)
+                server_log = (workdir / "uvicorn.log").read_text(errors="replace").strip()
+            problems = check_store(database_url, run)
+            handed = Counter(case_id for c in run.clients for case_id in c.case_ids)
+            twice = sorted(case_id for case_id, n in handed.items() if n > 1)
+            if twice:
+                problems.insert(0, f"handed out twice: {twice[:20]}")
+            if server_log:
+                say("uvicorn said:\n" + server_log[-4000:])
+            report(run, args, build, problems)
+        finally:
+            backend.drop_all()
+    say(f"done in {time.perf_counter() - started:.0f} s")
+    failed = problems or any(c.errors for c in run.clients)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
