@@ -28,6 +28,9 @@ apt_install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig \
   fonts-arphic-uming fonts-wqy-zenhei fonts-liberation2
 # pdftoppm turns a letter's page into the PNG the README shows (scripts/letter_picture.py).
 apt_install poppler-utils
+# The end-to-end tests (tests/e2e) drive the web app in Debian's Chromium through Playwright's
+# Python package; Playwright's own browser downloads are not needed.
+apt_install chromium
 
 PYTHON=${PYTHON:-python3}
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
