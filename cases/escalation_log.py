@@ -86,11 +86,11 @@ class LogRow:
             self.at.isoformat(),
             self.case_id,
             self.employer_code,
-            self.employer_name,
+            _csv_safe(self.employer_name),
             self.district,
             self.kind,
             self.step or "",
-            self.actor,
+            _csv_safe(self.actor),
             self.policy_version or "",
             _csv_safe(self.message),
         )

@@ -1,0 +1,144 @@
+"""The officers' and supervisors' pages through HTTP: what a user sees after each step.
+
+Sign-in, CSRF and access are tested in test_web_security and test_web_access; here the pages do
+their work: a refused action keeps what was typed, the log filters and exports, approvals and
+reassignment go through, the queue says when nothing is left.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import col
+
+from arrears.wiring import App
+from cases.models import ApprovalRequest, Case, CaseEvent, Employer, PromiseToPay, User
+from tests.factories import add_open_cases
+from tests.integration.test_web_security import HTML, Site, error_text, make_site
+
+A = "和平区"
+
+
+@pytest.fixture
+def site(store: App) -> Iterator[Site]:
+    s = make_site(store)
+    with s.client:
+        s.add("wangfang", districts=[A])
+        s.add("zhaolei", districts=[A])
+        s.add("liqiang", role="supervisor", districts=[A])
+        yield s
+    s.app.engine.dispose()
+
+
+def cases(site: Site, *specs: tuple[str, int, date]) -> list[int]:
+    with site.app.session() as session:
+        return add_open_cases(session, list(specs))
+
+
+def user_id(site: Site, username: str) -> int:
+    with site.app.session() as session:
+        found = session.execute(
+            select(col(User.id)).where(col(User.username) == username)
+        ).scalar_one()
+        assert found is not None
+        return int(found)
+
+
+def test_a_refused_promise_says_why_and_keeps_what_was_typed(site: Site) -> None:
+    (case_id,) = cases(site, (A, 100_000, date(2026, 10, 16)))
+    site.login("wangfang")
+    page = site.post(
+        f"/cases/{case_id}/promise", {"amount": "1,000,000.00", "due_on": "2026-12-10"}
+    )
+    assert page.status_code == 422
+    assert "amount" in error_text(page)  # more than is owed: the field is named
+    assert 'value="1,000,000.00"' in page.text and 'value="2026-12-10"' in page.text
+    assert re.search(r"<details open>\s*<summary>登记承诺缴费", page.text)
+    not_a_date = site.post(f"/cases/{case_id}/promise", {"amount": "500", "due_on": "明天"})
+    assert not_a_date.status_code == 422
+    assert "due_on" in error_text(not_a_date)
+    with site.app.session() as session:
+        assert session.execute(select(PromiseToPay)).first() is None  # nothing half-written
+
+
+def test_take_next_opens_the_case_and_says_when_none_is_left(site: Site) -> None:
+    (case_id,) = cases(site, (A, 100_000, date(2026, 10, 16)))
+    site.login("wangfang")
+    taken = site.post("/queue/take-next")
+    assert taken.status_code == 303 and taken.headers["location"] == f"/cases/{case_id}"
+    again = site.post("/queue/take-next")
+    assert again.headers["location"] == "/queue?none_left=1"
+    page = site.client.get(again.headers["location"], headers=HTML)
+    assert "您所辖区县暂无待领取的案件。" in page.text
+    mine = site.client.get("/queue?scope=mine", headers=HTML)
+    assert f'href="/cases/{case_id}"' in mine.text
+
+
+def test_a_supervisor_rejects_with_a_reason_and_reassigns(site: Site) -> None:
+    (case_id,) = cases(site, (A, 100_000, date(2026, 10, 16)))
+    with site.app.session() as session:
+        request = ApprovalRequest(
+            case_id=case_id, step="write_off", requested_on=date(2026, 11, 20), reason="已注销"
+        )
+        session.add(request)
+        session.flush()
+        request_id = request.id
+    site.login("liqiang")
+    form = {"case_id": str(case_id), "verdict": "reject"}
+    refused = site.post(f"/approvals/{request_id}", {**form, "reason": " "})
+    assert refused.status_code == 422 and "reason" in error_text(refused)
+    done = site.post(f"/approvals/{request_id}", {**form, "reason": "注销证明不全"})
+    assert done.status_code == 303
+    assert "暂无待审批事项。" in site.client.get("/approvals", headers=HTML).text
+    moved = site.post(
+        "/cases/reassign", {"case_id": str(case_id), "officer_id": str(user_id(site, "zhaolei"))}
+    )
+    assert moved.status_code == 303
+    with site.app.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None and case.officer_id == user_id(site, "zhaolei")
+        request_row = session.get(ApprovalRequest, request_id)
+        assert request_row is not None
+        assert (request_row.status, request_row.decision_reason) == ("rejected", "注销证明不全")
+
+
+def test_the_log_filters_and_exports_what_it_shows(site: Site) -> None:
+    first, second = cases(site, (A, 100_000, date(2026, 10, 16)), (A, 200_000, date(2026, 10, 1)))
+    with site.app.session() as session:  # a name from a ledger that a spreadsheet would run
+        case = session.get(Case, first)
+        assert case is not None
+        employer = session.get(Employer, case.employer_id)
+        assert employer is not None
+        employer.name = '=HYPERLINK("http://example.invalid")'
+        session.add(employer)
+    site.login("wangfang")
+    assert site.post(f"/cases/{first}/note", {"note": "已电话联系财务"}).status_code == 303
+    site.post("/logout")
+    site.login("zhaolei")
+    assert site.post(f"/cases/{second}/note", {"note": "单位称下周缴费"}).status_code == 303
+    site.post("/logout")
+    site.login("liqiang")
+    page = site.client.get("/log", params={"officer": "zhaolei"}, headers=HTML)
+    assert page.status_code == 200
+    assert "单位称下周缴费" in page.text and "已电话联系财务" not in page.text
+    bad = site.client.get("/log", params={"date_from": "2026-12-01", "date_to": "2026-11-01"})
+    assert bad.status_code == 422 and "date_from" in error_text(bad)
+    export = site.client.get("/log.csv", params={"outcome": "note"})
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"))))
+    with site.app.session() as session:
+        notes = (
+            session.execute(select(CaseEvent).where(col(CaseEvent.kind) == "note")).scalars().all()
+        )
+    assert len(rows) == len(notes) == 2
+    assert {r["actor"] for r in rows} == {"wangfang", "zhaolei"}
+    by_actor = {r["actor"]: r for r in rows}
+    assert by_actor["wangfang"]["employer_name"] == '\'=HYPERLINK("http://example.invalid")'
+    assert by_actor["zhaolei"]["district"] == A
