@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import random
 import re
 import socket
 import statistics
@@ -95,8 +96,6 @@ class Officer:
 
 def add_payments(settings: Any, *, share: float, seed: int) -> int:
     """Part payments for ``share`` of the cases, allocated as an import would, with events."""
-    import random
-
     from sqlalchemy import select
 
     from arrears.wiring import App
@@ -271,6 +270,7 @@ class Client:
     case_ids: list[int] = field(default_factory=list)  # every case this officer was handed
     errors: list[str] = field(default_factory=list)
     none_left: int = 0
+    rng: random.Random = field(default_factory=random.Random)
 
     def run(self, base: str, start_takes: Any, start_pages: Any) -> None:
         import httpx
@@ -285,13 +285,16 @@ class Client:
             if token is not None:
                 for n in range(self.warmup + self.claims):
                     self.take(http, token, timed=n >= self.warmup)
-                    if self.think:
-                        time.sleep(self.think)
+                    self.pause()
             start_pages.wait()
             for case_id in self.case_ids[: self.pages]:  # the first of them warms the worker up
                 self.page(http, case_id)
-                if self.think:
-                    time.sleep(self.think)
+                self.pause()
+
+    def pause(self) -> None:
+        """Think time, jittered (0.5 to 1.5 times): officers in lock-step would arrive in bursts."""
+        if self.think:
+            time.sleep(self.think * (0.5 + self.rng.random()))
 
     def sign_in(self, http: Any) -> str:
         token = CSRF.search(http.get("/login").text)
@@ -357,7 +360,14 @@ class Run:
 
 def run_clients(base: str, officers: list[Officer], args: argparse.Namespace) -> Run:
     clients = [
-        Client(officer, args.warmup, args.claims, args.pages + 1, args.think_ms / 1000)
+        Client(
+            officer,
+            args.warmup,
+            args.claims,
+            args.pages + 1,
+            args.think_ms / 1000,
+            rng=random.Random(f"{SEED}-{officer.username}"),
+        )
         for officer in officers
     ]
     start_takes = threading.Barrier(len(clients) + 1)
@@ -588,7 +598,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--think-ms",
         type=float,
         default=0,
-        help="pause after each request, per officer (default 0: back to back)",
+        help="pause after each request, per officer, jittered 0.5-1.5x (default 0: back to back)",
     )
     parser.add_argument(
         "--pg-url",
