@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from cases.messages import N_, Explained, Terms, Words
 from cases.models import Case, Employer, User
 
 
@@ -31,8 +33,16 @@ class CaseNotFound(LookupError):
     """No such case, or not one the user may see: the two are told apart to nobody."""
 
 
-class NotAllowed(PermissionError):
-    """The user's role does not allow the action; the message is meant for the user."""
+class NotAllowed(Explained, PermissionError):
+    """The user's role does not allow the action; the message is meant for the user.
+
+    ``key`` and ``params`` say it again for a reader of another language (``cases.messages``);
+    without them a screen shows a general sentence instead.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None, **params: Any) -> None:
+        self.explain(key, params)
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -66,7 +76,12 @@ class Actor:
         if self.role is Role.ADMIN or self.role in roles:
             return
         names = " or ".join(r.value for r in roles)
-        raise NotAllowed(f"only a {names} may {doing}")
+        raise NotAllowed(
+            f"only a {names} may {doing}",
+            key=N_("only a {roles} may {doing}"),
+            roles=Terms("role", tuple(r.value for r in roles), " or "),
+            doing=Words(doing),
+        )
 
 
 def case_district(session: Session, actor: Actor, case_id: int) -> str:

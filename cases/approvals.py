@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from cases.access import Actor
+from cases.messages import N_, Term, Terms
 from cases.models import ApprovalRequest, Case, Employer, Notice
 from cases.policy import Policy
 from cases.refusals import SUPERVISORS, ActionRefused, acting_on, log, still_open, text
@@ -39,16 +40,18 @@ def request_step(
     policy: Policy,
 ) -> ApprovalRequest:
     """Ask a supervisor to approve an enforcement rung for the case ahead of the nightly run."""
-    case = acting_on(session, actor, case_id, doing="request an enforcement step")
+    case = acting_on(session, actor, case_id, doing=N_("request an enforcement step"))
     gated = gated_steps(policy)
     if step not in gated:
         raise ActionRefused(
             "step",
-            f"{step!r} is not a step {policy.label} puts to a supervisor: "
-            f"use one of {', '.join(gated)}",
+            key=N_("{step!r} is not a step {policy} puts to a supervisor: use one of {steps}"),
+            step=step,
+            policy=policy.label,
+            steps=Terms("step", gated),
         )
     why = text("reason", reason)
-    still_open(case, doing="request an enforcement step")
+    still_open(case, doing=N_("request an enforcement step"))
     issued = session.execute(
         select(col(Notice.issued_on))
         .where(col(Notice.case_id) == case_id, col(Notice.step) == step)
@@ -56,29 +59,40 @@ def request_step(
         .limit(1)
     ).scalar_one_or_none()
     if issued is not None:
-        raise ActionRefused("step", f"{step} was already taken on {issued}")
+        raise ActionRefused(
+            "step",
+            key=N_("{step} was already taken on {day}"),
+            step=Term("step", step, step),
+            day=issued,
+        )
     title = policy.step(step).title
-    return _request(session, actor, case, today, step, why, f"{step} ({title})")
+    return _request(session, actor, case, today, step, why, Term("step", step, f"{step} ({title})"))
 
 
 def propose_write_off(
     *, session: Session, actor: Actor, case_id: int, today: date, reason: str
 ) -> ApprovalRequest:
     """Propose writing the case off (bankruptcy, deregistration); a supervisor decides."""
-    case = acting_on(session, actor, case_id, doing="propose a write-off")
+    case = acting_on(session, actor, case_id, doing=N_("propose a write-off"))
     why = text("reason", reason)
-    still_open(case, doing="propose a write-off")
+    still_open(case, doing=N_("propose a write-off"))
     if not can_transition(case.status, CaseStatus.WRITTEN_OFF):
         raise ActionRefused(
             "case",
-            f"case {case_id} is {describe(case.status)} and cannot be written off "
-            "while it is: record what became of the promise first",
+            key=N_(
+                "case {case} is {status} and cannot be written off while it is: "
+                "record what became of the promise first"
+            ),
+            case=case_id,
+            status=Term("status", case.status, describe(case.status)),
         )
-    return _request(session, actor, case, today, WRITE_OFF, why, "a write-off")
+    return _request(
+        session, actor, case, today, WRITE_OFF, why, Term("step", WRITE_OFF, "a write-off")
+    )
 
 
 def _request(
-    session: Session, actor: Actor, case: Case, today: date, step: str, why: str, what: str
+    session: Session, actor: Actor, case: Case, today: date, step: str, why: str, what: Term
 ) -> ApprovalRequest:
     latest = session.execute(
         select(ApprovalRequest)
@@ -88,13 +102,20 @@ def _request(
     ).scalar_one_or_none()
     if latest is not None and latest.status == "pending":
         raise ActionRefused(
-            "step", f"{what} already awaits a supervisor's decision (asked {latest.requested_on})"
+            "step",
+            key=N_("{what} already awaits a supervisor's decision (asked {day})"),
+            what=what,
+            day=latest.requested_on,
         )
     if latest is not None and latest.status == "approved" and step != WRITE_OFF:
         raise ActionRefused(
             "step",
-            f"{what} was approved by {latest.decided_by} on {latest.decided_on}: the nightly "
-            "run takes it once it is due",
+            key=N_(
+                "{what} was approved by {who} on {day}: the nightly run takes it once it is due"
+            ),
+            what=what,
+            who=latest.decided_by,
+            day=latest.decided_on,
         )
     request = ApprovalRequest(
         case_id=case.id or 0, step=step, status="pending", requested_on=today, reason=why
@@ -125,16 +146,29 @@ def decide_approval(
     reason: str,
 ) -> ApprovalRequest:
     """A supervisor approves or rejects a request; an approved write-off writes the case off."""
-    doing = "approve or reject an enforcement step"
+    doing = N_("approve or reject an enforcement step")
     case = acting_on(session, actor, case_id, doing=doing, roles=SUPERVISORS)
     request = session.get(ApprovalRequest, request_id)
     if request is None or request.case_id != case_id:
-        raise ActionRefused("request", f"case {case_id} has no approval request {request_id}")
-    if request.status != "pending":
         raise ActionRefused(
             "request",
-            f"the request for {request.step} was already {request.status} by "
-            f"{request.decided_by or 'a supervisor'} on {request.decided_on}",
+            key=N_("case {case} has no approval request {request}"),
+            case=case_id,
+            request=request_id,
+        )
+    if request.status != "pending":
+        key = (
+            N_("the request for {step} was already {status} by {who} on {day}")
+            if request.decided_by
+            else N_("the request for {step} was already {status} by a supervisor on {day}")
+        )
+        raise ActionRefused(
+            "request",
+            key=key,
+            step=Term("step", request.step, request.step),
+            status=Term("approval", request.status, request.status),
+            who=request.decided_by,
+            day=request.decided_on,
         )
     why = text("reason", reason)
     verdict = "approved" if approve else "rejected"
@@ -162,9 +196,21 @@ def decide_approval(
                 on_date=today,
                 actor=actor.username,
                 reason=f"write-off approved by {actor.username}: {why}",
+                data={"cause": "write_off", "reason": why},
             )
         except IllegalTransition as exc:
-            raise ActionRefused("request", str(exc)) from None
+            raise ActionRefused(
+                "request",
+                str(exc),
+                key=N_("case {case} is {status} and cannot become {to}")
+                if case.status != CaseStatus.WRITTEN_OFF.value
+                else N_(
+                    "case {case} is {status} and cannot become {to}: a written-off case is final"
+                ),
+                case=case_id,
+                status=Term("status", case.status, describe(case.status)),
+                to=Term("status", CaseStatus.WRITTEN_OFF.value, describe(CaseStatus.WRITTEN_OFF)),
+            ) from None
     return request
 
 
@@ -183,7 +229,7 @@ class PendingApproval:
 
 def pending_approvals(session: Session, *, actor: Actor) -> list[PendingApproval]:
     """The requests waiting for a supervisor in the actor's districts, oldest first."""
-    actor.require(*SUPERVISORS, doing="see the approvals queue")
+    actor.require(*SUPERVISORS, doing=N_("see the approvals queue"))
     query = (
         select(
             col(ApprovalRequest.id),

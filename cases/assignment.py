@@ -12,6 +12,7 @@ from datetime import date
 from sqlmodel import Session
 
 from cases.access import Actor, Role, case_district
+from cases.messages import N_
 from cases.models import Case, User, utcnow
 from cases.refusals import SUPERVISORS, ActionRefused, acting_on, log, still_open, text
 
@@ -32,20 +33,27 @@ def reassign_cases(
     already holds is left as it is.
     """
     if not case_ids:
-        raise ActionRefused("cases", "choose at least one case to reassign")
+        raise ActionRefused("cases", key=N_("choose at least one case to reassign"))
     why = text("reason", reason, required=False)
     officer = session.get(User, officer_id)
     if officer is None or not officer.active or officer.role != Role.OFFICER.value:
-        raise ActionRefused("officer", f"user {officer_id} is not an active collection officer")
+        raise ActionRefused(
+            "officer",
+            key=N_("user {user} is not an active collection officer"),
+            user=officer_id,
+        )
     cases: list[Case] = []
     for case_id in dict.fromkeys(case_ids):  # once each, in the order given
-        case = acting_on(session, actor, case_id, doing="reassign cases", roles=SUPERVISORS)
-        still_open(case, doing="reassign it")
+        case = acting_on(session, actor, case_id, doing=N_("reassign cases"), roles=SUPERVISORS)
+        still_open(case, doing=N_("reassign it"))
         district = case_district(session, actor, case_id)
         if district not in officer.districts:
             raise ActionRefused(
                 "officer",
-                f"case {case_id} belongs to {district}, which {officer.username} does not serve",
+                key=N_("case {case} belongs to {district}, which {officer} does not serve"),
+                case=case_id,
+                district=district,
+                officer=officer.username,
             )
         cases.append(case)
     moved = []

@@ -214,6 +214,7 @@ def reconcile(
                     "from": status,
                     "to": CaseStatus.CLOSED_PAID.value,
                     "credit": format_yuan(pos.credit),
+                    "cause": "settled",
                 },
             )
         )

@@ -31,7 +31,9 @@ from sqlmodel import Session
 from cases.access import Actor, NotAllowed, Role, case_district
 from cases.bulk import among, table
 from cases.casework import add_events, event_row
+from cases.messages import N_
 from cases.models import Case, Employer, User, utcnow
+from cases.refusals import ActionRefused
 
 UNCLAIMED_INDEX = "ix_case_unclaimed_queue"  # cases.models: open, unclaimed, by (priority, id)
 
@@ -145,7 +147,9 @@ def release(session: Session, *, actor: Actor, case_id: int, today: date) -> Non
         .where(c.c.id == case_id)
     ).one()
     if holder is None:
-        raise ValueError(f"case {case_id} has no officer: it is in the queue already")
+        raise ActionRefused(
+            "case", key=N_("case {case} has no officer: it is in the queue already"), case=case_id
+        )
     if holder != actor.user_id and actor.role is Role.OFFICER:
         raise NotAllowed(
             f"case {case_id} is {holder_name}'s: only its officer, a supervisor of its district "
@@ -158,7 +162,9 @@ def release(session: Session, *, actor: Actor, case_id: int, today: date) -> Non
         .values(officer_id=None, claimed_at=None, updated_at=utcnow())
     )
     if result.rowcount != 1:
-        raise ValueError(f"case {case_id} changed hands meanwhile: look again")
+        raise ActionRefused(
+            "case", key=N_("case {case} changed hands meanwhile: look again"), case=case_id
+        )
     own = holder == actor.user_id
     add_events(
         session,

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from cases.access import Actor
+from cases.messages import N_, Term
 from cases.models import BankInquiry, CaseEvent, Notice, OfficerTask, utcnow
 from cases.money import format_yuan
 from cases.notices import SERVICE_METHODS, NoticeError, serve
@@ -51,8 +52,8 @@ def record_call(
 
     The night's open call task (rung ``phone_reminder``) is done with this outcome.
     """
-    case = acting_on(session, actor, case_id, doing="record a call")
-    choice("outcome", outcome, CALL_OUTCOMES)
+    case = acting_on(session, actor, case_id, doing=N_("record a call"))
+    choice("outcome", outcome, CALL_OUTCOMES, kind="call")
     said = text("note", note, required=False)
     tasks = _open_tasks(session, case_id, "phone_reminder")
     for task in tasks:
@@ -71,7 +72,7 @@ def record_call(
 
 def add_note(*, session: Session, actor: Actor, case_id: int, today: date, note: str) -> CaseEvent:
     """A note on the case file; ``decide`` does not read notes."""
-    case = acting_on(session, actor, case_id, doing="add a note")
+    case = acting_on(session, actor, case_id, doing=N_("add a note"))
     said = text("note", note)
     return log(
         session,
@@ -95,10 +96,15 @@ def schedule_interview(
     note: str | None = None,
 ) -> OfficerTask:
     """An interview (约谈) with the employer: a task for the case's officer on that day."""
-    case = acting_on(session, actor, case_id, doing="schedule an interview")
-    still_open(case, doing="schedule an interview")
+    case = acting_on(session, actor, case_id, doing=N_("schedule an interview"))
+    still_open(case, doing=N_("schedule an interview"))
     if on < today:
-        raise ActionRefused("date", f"{on} is before today ({today}): pick a day still to come")
+        raise ActionRefused(
+            "date",
+            key=N_("{day} is before today ({today}): pick a day still to come"),
+            day=on,
+            today=today,
+        )
     where = text("place", place, limit=200)
     said = text("note", note, required=False)
     task = OfficerTask(
@@ -144,15 +150,18 @@ def record_interview(
     ``task_id``: the interview task it closes; none given, the case's earliest open interview
     task is done (an interview held without one is recorded all the same).
     """
-    case = acting_on(session, actor, case_id, doing="record an interview")
-    choice("outcome", outcome, INTERVIEW_OUTCOMES)
+    case = acting_on(session, actor, case_id, doing=N_("record an interview"))
+    choice("outcome", outcome, INTERVIEW_OUTCOMES, kind="interview")
     said = text("note", note, required=False)
     tasks = _open_tasks(session, case_id, "interview")
     if task_id is not None:
         tasks = [t for t in tasks if t.id == task_id]
         if not tasks:
             raise ActionRefused(
-                "task", f"task {task_id} is not an open interview task of case {case_id}"
+                "task",
+                key=N_("task {task} is not an open interview task of case {case}"),
+                task=task_id,
+                case=case_id,
             )
     task = tasks[0] if tasks else None
     if task is not None:
@@ -168,7 +177,12 @@ def record_interview(
         message=f"{actor.username} recorded that the employer {how}"
         + (f" set for {task.due_on}" if task else "")
         + (f". {said}" if said else ""),
-        data={"outcome": outcome, "note": said or None, "task_id": task.id if task else None},
+        data={
+            "outcome": outcome,
+            "note": said or None,
+            "task_id": task.id if task else None,
+            "on": str(task.due_on) if task else None,
+        },
     )
 
 
@@ -184,16 +198,20 @@ def record_bank_inquiry(
     inquired_on: date,
 ) -> BankInquiry:
     """The balance the employer's bank reported: forced transfer or collateral reads it."""
-    case = acting_on(session, actor, case_id, doing="record a bank-balance inquiry")
+    case = acting_on(session, actor, case_id, doing=N_("record a bank-balance inquiry"))
     bank = text("bank_name", bank_name, limit=100)
     account = "".join(account_number.split())  # written in groups of four on most forms
     low, high = ACCOUNT_DIGITS
     if not (account.isascii() and account.isdigit() and low <= len(account) <= high):
         raise ActionRefused(
-            "account_number", f"{account_number!r}: an account number is {low} to {high} digits"
+            "account_number",
+            key=N_("{number!r}: an account number is {low} to {high} digits"),
+            number=account_number,
+            low=low,
+            high=high,
         )
     amount = fen("balance", balance, allow_zero=True)
-    not_after_today("inquired_on", inquired_on, today, what="an inquiry")
+    not_after_today("inquired_on", inquired_on, today, what=N_("an inquiry"))
     inquiry = BankInquiry(
         case_id=case_id,
         bank_name=bank,
@@ -240,27 +258,35 @@ def record_service(
     ``method`` is one of ``cases.notices.SERVICE_METHODS``; the event is dated the day of
     service, as every clock reads it (``cases.notices.serve``).
     """
-    acting_on(session, actor, case_id, doing="record a letter's service")
+    acting_on(session, actor, case_id, doing=N_("record a letter's service"))
     notice = session.get(Notice, notice_id)
     if notice is None or notice.case_id != case_id or notice.channel != "letter":
-        raise ActionRefused("notice", f"case {case_id} has no letter {notice_id}")
+        raise ActionRefused(
+            "notice", key=N_("case {case} has no letter {letter}"), case=case_id, letter=notice_id
+        )
     if notice.document_number is None:
         raise ActionRefused(
-            "notice", f"letter {notice_id} is not printed yet: it has no document number to serve"
+            "notice",
+            key=N_("letter {letter} is not printed yet: it has no document number to serve"),
+            letter=notice_id,
         )
     if notice.served_on is not None:
+        how = notice.service_method or ""
         raise ActionRefused(
             "notice",
-            f"{notice.document_number} was already served on {notice.served_on} "
-            f"({SERVICE_METHODS.get(notice.service_method or '', notice.service_method)})",
+            key=N_("{number} was already served on {day} ({method})"),
+            number=notice.document_number,
+            day=notice.served_on,
+            method=Term("service", how, str(SERVICE_METHODS.get(how, notice.service_method))),
         )
-    choice("method", method, tuple(SERVICE_METHODS))
-    not_after_today("served_on", served_on, today, what="service")
+    choice("method", method, tuple(SERVICE_METHODS), kind="service")
+    not_after_today("served_on", served_on, today, what=N_("service"))
     receipt = text("receipt_number", receipt_number, required=False, limit=64)
     if not receipt and method not in RECEIPT_NOT_NEEDED:
         raise ActionRefused(
             "receipt_number",
-            f"required for service by {SERVICE_METHODS[method]}: the service receipt's number",
+            key=N_("required for service by {method}: the service receipt's number"),
+            method=Term("service", method, SERVICE_METHODS[method]),
         )
     try:
         return serve(
@@ -273,7 +299,7 @@ def record_service(
             policy=policy,
         )
     except NoticeError as exc:
-        raise ActionRefused("served_on", str(exc)) from None
+        raise ActionRefused("served_on", str(exc), key=exc.key, **exc.params) from None
 
 
 def _open_tasks(session: Session, case_id: int, kind: str) -> list[OfficerTask]:

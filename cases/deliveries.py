@@ -15,6 +15,7 @@ import phonenumbers
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from cases.messages import N_
 from cases.models import Case, CaseEvent, Employer, Notice, utcnow
 
 # Rank of each provider status; a callback whose rank is not higher than the notice's changes
@@ -105,7 +106,13 @@ def apply_status(
         actor=actor,
         step=notice.step,
         message=message,
-        data={"provider_id": provider_id, "from": old, "to": status, "error_code": error_code},
+        data={
+            "provider_id": provider_id,
+            "from": old,
+            "to": status,
+            "error_code": error_code,
+            "channel": notice.channel,
+        },
     )
     opted_out = False
     if error_code == OPT_OUT_ERROR and notice.recipient:
@@ -241,22 +248,25 @@ def set_opt_out(
 
 def provider_error_text(code: int) -> str:
     """Twilio's error codes in words an officer can act on."""
-    return PROVIDER_ERRORS.get(code, f"the SMS provider refused the message (code {code})")
+    return PROVIDER_ERRORS.get(code, UNKNOWN_PROVIDER_ERROR.format(code=code))
 
+
+# Marked for the catalogs: the web app says a notice's error in the reader's language by its code.
+UNKNOWN_PROVIDER_ERROR = N_("the SMS provider refused the message (code {code})")
 
 PROVIDER_ERRORS = {
-    21211: "the mobile number is not valid",
-    21214: "the number cannot receive calls or messages",
-    21408: "sending to this region is not enabled on the account",
-    21610: "the recipient has opted out of messages from this sender",
-    21612: "the provider cannot route to this number",
-    21614: "the number is not a mobile number",
-    30003: "the handset is switched off or unreachable",
-    30004: "the message was blocked by the recipient or the carrier",
-    30005: "the number is unknown to the carrier",
-    30006: "the number is a landline or cannot receive SMS",
-    30007: "the carrier filtered the message",
-    30008: "delivery failed for an unknown reason",
+    21211: N_("the mobile number is not valid"),
+    21214: N_("the number cannot receive calls or messages"),
+    21408: N_("sending to this region is not enabled on the account"),
+    21610: N_("the recipient has opted out of messages from this sender"),
+    21612: N_("the provider cannot route to this number"),
+    21614: N_("the number is not a mobile number"),
+    30003: N_("the handset is switched off or unreachable"),
+    30004: N_("the message was blocked by the recipient or the carrier"),
+    30005: N_("the number is unknown to the carrier"),
+    30006: N_("the number is a landline or cannot receive SMS"),
+    30007: N_("the carrier filtered the message"),
+    30008: N_("delivery failed for an unknown reason"),
 }
 
 

@@ -13,6 +13,7 @@ from datetime import date
 from sqlmodel import Session
 
 from cases.access import Actor
+from cases.messages import N_, Term
 from cases.models import CaseEvent
 from cases.refusals import SUPERVISORS, ActionRefused, acting_on, choice, log, still_open, text
 from cases.states import CaseStatus, can_transition, describe, transition
@@ -24,14 +25,17 @@ def open_dispute(
     *, session: Session, actor: Actor, case_id: int, today: date, reason: str
 ) -> CaseEvent:
     """The employer disputes the arrears: the case becomes disputed and escalation pauses."""
-    case = acting_on(session, actor, case_id, doing="record a dispute")
+    case = acting_on(session, actor, case_id, doing=N_("record a dispute"))
     why = text("reason", reason)
-    still_open(case, doing="record a dispute")
+    still_open(case, doing=N_("record a dispute"))
     if case.status == CaseStatus.DISPUTED.value:
-        raise ActionRefused("case", f"case {case_id} is already disputed")
+        raise ActionRefused("case", key=N_("case {case} is already disputed"), case=case_id)
     if not can_transition(case.status, CaseStatus.DISPUTED):
         raise ActionRefused(
-            "case", f"case {case_id} is {describe(case.status)} and cannot become disputed"
+            "case",
+            key=N_("case {case} is {status} and cannot become disputed"),
+            case=case_id,
+            status=Term("status", case.status, describe(case.status)),
         )
     event = log(
         session,
@@ -49,6 +53,7 @@ def open_dispute(
         on_date=today,
         actor=actor.username,
         reason=f"the employer disputes the arrears: {why}",
+        data={"cause": "dispute_opened", "reason": why},
     )
     return event
 
@@ -57,12 +62,15 @@ def resolve_dispute(
     *, session: Session, actor: Actor, case_id: int, today: date, outcome: str, reason: str
 ) -> CaseEvent:
     """A supervisor's ruling on the dispute (``upheld`` or ``rejected``); the case reopens."""
-    case = acting_on(session, actor, case_id, doing="resolve a dispute", roles=SUPERVISORS)
-    choice("outcome", outcome, DISPUTE_OUTCOMES)
+    case = acting_on(session, actor, case_id, doing=N_("resolve a dispute"), roles=SUPERVISORS)
+    choice("outcome", outcome, DISPUTE_OUTCOMES, kind="dispute")
     why = text("reason", reason)
     if case.status != CaseStatus.DISPUTED.value:
         raise ActionRefused(
-            "case", f"case {case_id} is {describe(case.status)}, not disputed: nothing to resolve"
+            "case",
+            key=N_("case {case} is {status}, not disputed: nothing to resolve"),
+            case=case_id,
+            status=Term("status", case.status, describe(case.status)),
         )
     ruling = "upheld the employer's dispute" if outcome == "upheld" else "rejected the dispute"
     event = log(
@@ -81,6 +89,6 @@ def resolve_dispute(
         on_date=today,
         actor=actor.username,
         reason=f"dispute {outcome}, escalation resumes: {why}",
-        data={"outcome": outcome},
+        data={"cause": "dispute_resolved", "outcome": outcome, "reason": why},
     )
     return event

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlmodel import Session, col
 
 from cases.access import Actor
 from cases.districts import DISTRICT_NAMES
+from cases.messages import N_, Explained
 from cases.models import Case, CaseEvent, Employer
 
 PAGE_SIZE = 100
@@ -42,8 +43,17 @@ CSV_HEADER = (
 )
 
 
-class LogFilterError(ValueError):
-    """A filter the log cannot apply; the message names the field."""
+class LogFilterError(Explained, ValueError):
+    """A filter the log cannot apply; the message names the field.
+
+    ``key`` and ``params``: the message again for a reader of another language
+    (``cases.messages``); ``field`` is the filter at fault.
+    """
+
+    def __init__(self, field: str, key: str, **params: Any) -> None:
+        self.field = field
+        self.explain(key, params)
+        super().__init__(f"{field}: {key.format(**params)}")
 
 
 @dataclass(frozen=True)
@@ -57,11 +67,22 @@ class LogFilter:
 
     def check(self) -> None:
         if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise LogFilterError(f"date_from: {self.date_from} is after date_to {self.date_to}")
+            raise LogFilterError(
+                "date_from",
+                N_("{start} is after date_to {end}"),
+                start=self.date_from,
+                end=self.date_to,
+            )
         if self.date_from and self.date_to and (self.date_to - self.date_from).days > MAX_SPAN_DAYS:
-            raise LogFilterError(f"date_to: at most {MAX_SPAN_DAYS} days from date_from")
+            raise LogFilterError(
+                "date_to", N_("at most {days} days from date_from"), days=MAX_SPAN_DAYS
+            )
         if self.district is not None and self.district not in DISTRICT_NAMES:
-            raise LogFilterError(f"district: {self.district!r} is not a district of the city")
+            raise LogFilterError(
+                "district",
+                N_("{district!r} is not a district of the city"),
+                district=self.district,
+            )
 
 
 @dataclass(frozen=True)
@@ -78,6 +99,9 @@ class LogRow:
     actor: str
     policy_version: str | None
     message: str
+    # The event's data, for a screen to say it in the reader's language (the export keeps the
+    # English message).
+    data: dict[str, Any] = field(default_factory=dict)
 
     def as_csv(self) -> tuple[Any, ...]:
         return (
@@ -141,6 +165,7 @@ def _query(actor: Actor, f: LogFilter) -> Select[*tuple[Any, ...]]:
             col(CaseEvent.actor),
             col(CaseEvent.policy_version),
             col(CaseEvent.message),
+            col(CaseEvent.data),
         )
         .join(Case, col(Case.id) == col(CaseEvent.case_id))
         .join(Employer, col(Employer.id) == col(Case.employer_id))
@@ -151,7 +176,7 @@ def _query(actor: Actor, f: LogFilter) -> Select[*tuple[Any, ...]]:
 def log_page(session: Session, *, actor: Actor, filters: LogFilter, page: int = 1) -> LogPage:
     """One screen of the log, newest first."""
     if page < 1:
-        raise LogFilterError("page: pages count from 1")
+        raise LogFilterError("page", N_("pages count from 1"))
     total = session.execute(
         select(func.count())
         .select_from(CaseEvent)

@@ -18,6 +18,7 @@ from sqlmodel import Session, col
 
 from cases import ledger
 from cases.accounts import case_position, load_books
+from cases.messages import N_, Explained, Term, Terms
 from cases.models import BankInquiry, Case, CaseEvent, Employer, Notice, utcnow
 from cases.numbering import format_number, next_number
 from cases.policy import Policy, Step
@@ -31,8 +32,16 @@ SERVICE_METHODS = {
 }
 
 
-class NoticeError(Exception):
-    """A letter action the record does not allow; the message is meant for an officer."""
+class NoticeError(Explained, Exception):
+    """A letter action the record does not allow; the message is meant for an officer.
+
+    ``key`` and ``params``: the message again for a reader of another language
+    (``cases.messages``).
+    """
+
+    def __init__(self, message: str, *, key: str | None = None, **params: Any) -> None:
+        self.explain(key, params)
+        super().__init__(message)
 
 
 def document_types(step: Step, channel: str = "letter") -> list[str]:
@@ -235,6 +244,8 @@ def record_printed(
                 "document_type": notice.document_type,
                 "sha256": content_sha256,
                 "data_sha256": data_sha256,
+                "title": title,
+                "pages": pages,
             },
         )
     )
@@ -342,7 +353,11 @@ def find_letter(session: Session, document_number: str) -> Notice:
         select(Notice).where(col(Notice.document_number) == document_number.strip())
     ).scalar_one_or_none()
     if notice is None:
-        raise NoticeError(f"no letter with document number {document_number}")
+        raise NoticeError(
+            f"no letter with document number {document_number}",
+            key=N_("no letter with document number {number}"),
+            number=document_number,
+        )
     return notice
 
 
@@ -360,17 +375,31 @@ def serve(
     notice = find_letter(session, document_number)
     if method not in SERVICE_METHODS:
         raise NoticeError(
-            f"unknown service method {method!r}: use one of {', '.join(SERVICE_METHODS)}"
+            f"unknown service method {method!r}: use one of {', '.join(SERVICE_METHODS)}",
+            key=N_("unknown service method {method!r}: use one of {methods}"),
+            method=method,
+            methods=Terms("service", tuple(SERVICE_METHODS)),
         )
     if served_on < notice.issued_on:
         raise NoticeError(
             f"{document_number} was issued on {notice.issued_on}; it cannot be served on "
-            f"{served_on}, before it existed"
+            f"{served_on}, before it existed",
+            key=N_(
+                "{number} was issued on {issued}; it cannot be served on {day}, before it existed"
+            ),
+            number=document_number,
+            issued=notice.issued_on,
+            day=served_on,
         )
     if notice.served_on is not None:
+        how = notice.service_method or ""
+        method_words = str(SERVICE_METHODS.get(how, notice.service_method))
         raise NoticeError(
-            f"{document_number} was already served on {notice.served_on} "
-            f"({SERVICE_METHODS.get(notice.service_method or '', notice.service_method)})"
+            f"{document_number} was already served on {notice.served_on} ({method_words})",
+            key=N_("{number} was already served on {day} ({method})"),
+            number=document_number,
+            day=notice.served_on,
+            method=Term("service", how, method_words),
         )
     step = policy.find(notice.step)
     message = f"{document_number} served {served_on} by {SERVICE_METHODS[method]}"

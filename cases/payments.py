@@ -256,6 +256,7 @@ def apply_payments(
                         ],
                         "principal_outstanding": format_yuan(pos.principal_outstanding),
                         "late_fee_outstanding": format_yuan(pos.fee_outstanding),
+                        "total_due": format_yuan(pos.total_due),
                     },
                 )
             )
@@ -323,6 +324,13 @@ def _settle_promises(session: Session, cases: dict[int, Any], *, today: date, ac
                 ),
                 on_date=today,
                 actor=actor,
+                data={
+                    "promise_id": promise.id,
+                    "amount": format_yuan(promise.amount_fen),
+                    "due_on": str(promise.due_on),
+                    "made_on": str(promise.made_on),
+                    "paid": format_yuan(paid),
+                },
             )
         )
         if case.status == CaseStatus.PROMISED.value:
@@ -340,7 +348,7 @@ def _settle_promises(session: Session, cases: dict[int, Any], *, today: date, ac
                     ),
                     on_date=today,
                     actor=actor,
-                    data={"from": "promised", "to": "open"},
+                    data={"from": "promised", "to": "open", "cause": "promise_kept"},
                 )
             )
     add_events(session, events)

@@ -19,6 +19,7 @@ from cases import ledger, locks
 from cases.access import Actor
 from cases.accounts import case_position, load_books
 from cases.casework import PolicyRef
+from cases.messages import N_, Money, Term
 from cases.models import Case, Payment, PromiseToPay
 from cases.money import format_yuan
 from cases.payments import NewPayment, apply_payments
@@ -30,6 +31,22 @@ from cases.states import CaseStatus, describe, transition
 # quarter, the rhythm the city assesses districts by.
 PROMISE_MAX_DAYS = 90
 REFERENCE_MAX = 64
+# A bank serial number seen before, by (from a bank file, the same employer's): each whole, so a
+# translation can order its parts.
+_ALREADY_RECORDED = {
+    (True, True): N_(
+        "bank reference {serial} is already recorded (from a bank file): {amount} paid on {day}"
+    ),
+    (False, True): N_(
+        "bank reference {serial} is already recorded (from a receipt): {amount} paid on {day}"
+    ),
+    (True, False): N_(
+        "bank reference {serial} is already recorded (from a bank file): another employer's payment"
+    ),
+    (False, False): N_(
+        "bank reference {serial} is already recorded (from a receipt): another employer's payment"
+    ),
+}
 
 
 def owed(session: Session, case: Case, today: date, policy: Policy) -> ledger.EmployerPosition:
@@ -49,29 +66,42 @@ def record_promise(
     policy: Policy,
 ) -> PromiseToPay:
     """The employer promises ``amount`` yuan by ``due_on``: escalation pauses until then."""
-    case = acting_on(session, actor, case_id, doing="record a promise to pay")
-    still_open(case, doing="record a promise to pay")
+    case = acting_on(session, actor, case_id, doing=N_("record a promise to pay"))
+    still_open(case, doing=N_("record a promise to pay"))
     if case.status not in (CaseStatus.OPEN.value, CaseStatus.PROMISED.value):
         raise ActionRefused(
             "case",
-            f"case {case_id} is {describe(case.status)}: a promise is recorded once it is "
-            "back on the ladder",
+            key=N_("case {case} is {status}: a promise is recorded once it is back on the ladder"),
+            case=case_id,
+            status=Term("status", case.status, describe(case.status)),
         )
     promised = fen("amount", amount)
     position = owed(session, case, today, policy)
     if promised > position.total_due:
         raise ActionRefused(
             "amount",
-            f"¥{format_yuan(promised)} is more than the ¥{format_yuan(position.total_due)} owed "
-            f"as of {today} (principal ¥{format_yuan(position.principal_outstanding)}, late fee "
-            f"¥{format_yuan(position.fee_outstanding)})",
+            key=N_(
+                "{amount} is more than the {owed} owed as of {today} "
+                "(principal {principal}, late fee {fee})"
+            ),
+            amount=Money(promised),
+            owed=Money(position.total_due),
+            today=today,
+            principal=Money(position.principal_outstanding),
+            fee=Money(position.fee_outstanding),
         )
     if due_on < today:
-        raise ActionRefused("due_on", f"{due_on} is before today ({today})")
+        raise ActionRefused(
+            "due_on", key=N_("{day} is before today ({today})"), day=due_on, today=today
+        )
     latest = today + timedelta(days=PROMISE_MAX_DAYS)
     if due_on > latest:
         raise ActionRefused(
-            "due_on", f"{due_on} is more than {PROMISE_MAX_DAYS} days ahead: at the latest {latest}"
+            "due_on",
+            key=N_("{day} is more than {days} days ahead: at the latest {latest}"),
+            day=due_on,
+            days=PROMISE_MAX_DAYS,
+            latest=latest,
         )
     for old in session.execute(
         select(PromiseToPay).where(
@@ -90,7 +120,12 @@ def record_promise(
                 f"promise of ¥{format_yuan(old.amount_fen)} by {old.due_on} (made {old.made_on}) "
                 f"withdrawn: {actor.username} recorded a new promise"
             ),
-            data={"promise_id": old.id, "amount": format_yuan(old.amount_fen)},
+            data={
+                "promise_id": old.id,
+                "amount": format_yuan(old.amount_fen),
+                "due_on": str(old.due_on),
+                "made_on": str(old.made_on),
+            },
         )
     promise = PromiseToPay(
         case_id=case_id,
@@ -125,6 +160,7 @@ def record_promise(
             on_date=today,
             actor=actor.username,
             reason=f"the employer promised to pay {terms}; escalation pauses until then",
+            data={"cause": "promise_made", "amount": format_yuan(promised), "due_on": str(due_on)},
         )
     return promise
 
@@ -156,23 +192,22 @@ def record_payment(
     Holds the imports lock, as a payment file does: two replays of one employer's payments at
     once would each miss the other's money.
     """
-    case = acting_on(session, actor, case_id, doing="record a payment")
+    case = acting_on(session, actor, case_id, doing=N_("record a payment"))
     paid = fen("amount", amount)
-    not_after_today("paid_on", paid_on, today, what="a payment")
+    not_after_today("paid_on", paid_on, today, what=N_("a payment"))
     serial = text("reference", reference, limit=REFERENCE_MAX)
     locks.hold(session, locks.IMPORTS, holder=f"{actor.username} receipt {serial}")
     seen = session.execute(
         select(Payment).where(col(Payment.reference) == serial)
     ).scalar_one_or_none()
     if seen is not None:
-        whose = (
-            f"¥{format_yuan(seen.amount_fen)} paid on {seen.paid_on}"
-            if seen.employer_id == case.employer_id
-            else "another employer's payment"
-        )
-        how = "from a bank file" if seen.import_id is not None else "from a receipt"
+        same = seen.employer_id == case.employer_id
         raise ActionRefused(
-            "reference", f"bank reference {serial} is already recorded ({how}): {whose}"
+            "reference",
+            key=_ALREADY_RECORDED[seen.import_id is not None, same],
+            serial=serial,
+            amount=Money(seen.amount_fen),
+            day=seen.paid_on,
         )
     was_open = case.closed_on is None
     applied = apply_payments(

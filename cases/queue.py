@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -281,6 +281,13 @@ class TimelineEntry:
     pdf: bool = False  # a printed letter's PDF is on file
     served_on: date | None = None
     deadline_on: date | None = None
+    # What a screen needs to say it in the reader's language: an event's data, a notice's
+    # addressee, service method and provider error (the message stays the English record).
+    data: dict[str, Any] = field(default_factory=dict)
+    recipient: str | None = None
+    service_method: str | None = None
+    error_code: int | None = None
+    error: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -301,6 +308,7 @@ def case_timeline(session: Session, actor: Actor, case_id: int) -> list[Timeline
             message=e.message,
             step=e.step,
             policy_version=e.policy_version,
+            data=dict(e.data or {}),
         )
         for e in _events(session, case_id)
     ]
@@ -321,6 +329,10 @@ def case_timeline(session: Session, actor: Actor, case_id: int) -> list[Timeline
             pdf=n.content_sha256 is not None,
             served_on=n.served_on,
             deadline_on=n.deadline_on,
+            recipient=n.recipient,
+            service_method=n.service_method,
+            error_code=n.error_code,
+            error=n.error,
         )
         for n in _notices(session, case_id)
     ]

@@ -16,8 +16,9 @@ from sqlmodel import Session
 
 from cases.access import Actor, Role, visible_case
 from cases.casework import event_row
+from cases.messages import N_, Explained, Money, Term, Terms, Words
 from cases.models import Case, CaseEvent
-from cases.money import MoneyError, format_yuan, yuan_to_fen
+from cases.money import MoneyError, yuan_to_fen
 from cases.states import CLOSED, CaseStatus, describe
 
 NOTE_MAX = 2000  # characters: a note or a reason is a paragraph, not a file
@@ -25,12 +26,24 @@ OFFICERS = (Role.OFFICER, Role.SUPERVISOR)  # an admin holds every role (Actor.r
 SUPERVISORS = (Role.SUPERVISOR,)
 
 
-class ActionRefused(ValueError):
-    """Input or a case state the action cannot take; ``field`` names what to correct."""
+class ActionRefused(Explained, ValueError):
+    """Input or a case state the action cannot take; ``field`` names what to correct.
 
-    def __init__(self, field: str, reason: str) -> None:
+    ``key`` is the reason's message id (``N_``-marked, with named placeholders) and ``params``
+    fill it, so a screen can say it in the reader's language; without ``reason`` the English
+    reason is ``key`` formatted, so the two never drift apart.
+    """
+
+    def __init__(
+        self, field: str, reason: str | None = None, *, key: str | None = None, **params: Any
+    ) -> None:
+        if reason is None:
+            if key is None:
+                raise TypeError("ActionRefused needs a reason or a key")
+            reason = key.format(**params)
         self.field = field
         self.reason = reason
+        self.explain(key, params)
         super().__init__(f"{field}: {reason}")
 
 
@@ -57,7 +70,11 @@ def still_open(case: Case, *, doing: str) -> None:
     if CaseStatus(case.status) in CLOSED:
         raise ActionRefused(
             "case",
-            f"case {case.id} is {describe(case.status)} since {case.closed_on}: cannot {doing}",
+            key=N_("case {case} is {status} since {day}: cannot {doing}"),
+            case=case.id,
+            status=Term("status", case.status, describe(case.status)),
+            day=case.closed_on,
+            doing=Words(doing),
         )
 
 
@@ -65,35 +82,58 @@ def text(name: str, value: str | None, *, required: bool = True, limit: int = NO
     """The typed text stripped; refuses it empty when required, or longer than ``limit``."""
     cleaned = (value or "").strip()
     if required and not cleaned:
-        raise ActionRefused(name, "required: say in a few words what happened and why")
+        raise ActionRefused(name, key=N_("required: say in a few words what happened and why"))
     if len(cleaned) > limit:
-        raise ActionRefused(name, f"{len(cleaned)} characters; at most {limit} are kept")
+        raise ActionRefused(
+            name,
+            key=N_("{count} characters; at most {limit} are kept"),
+            count=len(cleaned),
+            limit=limit,
+        )
     return cleaned
 
 
-def choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+def choice(name: str, value: str, allowed: tuple[str, ...], *, kind: str | None = None) -> str:
+    """``value`` if it is one of ``allowed``; ``kind`` names the labels the codes have."""
     if value not in allowed:
-        raise ActionRefused(name, f"{value!r} is not one of {', '.join(allowed)}")
+        raise ActionRefused(
+            name,
+            key=N_("{value!r} is not one of {allowed}"),
+            value=value,
+            allowed=Terms(kind or name, allowed),
+        )
     return value
 
 
 def fen(name: str, amount: Decimal, *, allow_zero: bool = False) -> int:
     """Yuan as typed -> fen; refuses a non-number, more than two decimals, or too little."""
     if not amount.is_finite():
-        raise ActionRefused(name, f"{amount} is not an amount of yuan")
+        raise ActionRefused(name, key=N_("{amount} is not an amount of yuan"), amount=amount)
     try:
         value = yuan_to_fen(amount)
     except MoneyError:
-        raise ActionRefused(name, f"¥{amount} has more than two decimals (fen)") from None
+        raise ActionRefused(
+            name, key=N_("¥{amount} has more than two decimals (fen)"), amount=amount
+        ) from None
     if value < 0 or (value == 0 and not allow_zero):
-        floor = "zero or more" if allow_zero else "more than zero"
-        raise ActionRefused(name, f"¥{format_yuan(value)}: the amount must be {floor}")
+        key = (
+            N_("{amount}: the amount must be zero or more")
+            if allow_zero
+            else N_("{amount}: the amount must be more than zero")
+        )
+        raise ActionRefused(name, key=key, amount=Money(value))
     return value
 
 
 def not_after_today(name: str, day: date, today: date, *, what: str) -> date:
     if day > today:
-        raise ActionRefused(name, f"{day} is after today ({today}): {what} cannot be in the future")
+        raise ActionRefused(
+            name,
+            key=N_("{day} is after today ({today}): {what} cannot be in the future"),
+            day=day,
+            today=today,
+            what=Words(what),
+        )
     return day
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from cases.access import Actor, NotAllowed, Role
+from cases.messages import N_
 from cases.models import DistrictTarget, Employer
 from cases.money import MoneyError, format_grouped, yuan_to_fen
 
@@ -95,12 +96,16 @@ def set_target(
     cases_closed: int,
 ) -> Target:
     """Set (or replace) a district's target for one quarter."""
-    actor.require(Role.SUPERVISOR, doing="set a district's target")
+    actor.require(Role.SUPERVISOR, doing=N_("set a district's target"))
     district = district.strip() if isinstance(district, str) else ""
     if not district:
         raise TargetError("name the district the target is for")
     if not actor.serves(district):
-        raise NotAllowed(f"you do not serve {district}: only its supervisors set its target")
+        raise NotAllowed(
+            f"you do not serve {district}: only its supervisors set its target",
+            key=N_("you do not serve {district}: only its supervisors set its target"),
+            district=district,
+        )
     recovery_fen = _check(district, year, quarter, recovery, cases_closed)
     # A target for a district the store has never heard of is almost always a typo (和平 for
     # 和平区) and would sit unseen beside the real district on the dashboard.

@@ -193,6 +193,11 @@ class Dispatch:
                     step=notice.step,
                     message=f"{notice.channel} to {notice.recipient} had reached the provider "
                     f"({message.provider_id}); not sent again",
+                    data={
+                        "channel": notice.channel,
+                        "recipient": notice.recipient,
+                        "provider_id": message.provider_id,
+                    },
                 )
             )
         )
@@ -336,6 +341,10 @@ def _sent_event(notice: Outgoing | Notice, result: SendResult) -> dict[str, Any]
             "provider_id": result.provider_id,
             "error_code": result.error_code,
             "attempts": result.attempts,
+            "channel": notice.channel,
+            "recipient": notice.recipient,
+            "status": result.status,
+            "error": result.error,
         },
     )
 

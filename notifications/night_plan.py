@@ -120,7 +120,7 @@ class NightPlan:
             self._break_promise(session, head, decision.reason)
             summary.promises_broken += 1
         elif decision.action == "defer":
-            summary.deferred += self._defer(session, head, decision.reason)
+            summary.deferred += self._defer(session, head, decision)
 
     def _take(
         self,
@@ -272,6 +272,7 @@ class NightPlan:
             self.as_of,
             step.kind,
             f"{step.label} ({step.title}) awaits a supervisor's approval: {reason}",
+            {"step": step.kind, "level": step.level},
         )
         return 1
 
@@ -292,9 +293,10 @@ class NightPlan:
             on_date=self.as_of,
             actor=ACTOR,
             reason=f"promise broken, escalation resumes: {reason}",
+            data={"cause": "promise_broken"},
         )
 
-    def _defer(self, session: Session, head: CaseHead, reason: str) -> int:
+    def _defer(self, session: Session, head: CaseHead, decision: Decision) -> int:
         seen = session.execute(
             select(col(CaseEvent.id)).where(
                 col(CaseEvent.case_id) == head.case_id,
@@ -304,12 +306,23 @@ class NightPlan:
         ).first()
         if seen is not None:
             return 0
-        _event(session, head.case_id, "step_deferred", self.as_of, None, reason)
+        step = decision.step
+        data = {
+            "step": step.kind if step else None,
+            "missing_calendar_year": decision.missing_calendar_year,
+        }
+        _event(session, head.case_id, "step_deferred", self.as_of, None, decision.reason, data)
         return 1
 
 
 def _event(
-    session: Session, case_id: int, kind: str, on_date: date, step: str | None, message: str
+    session: Session,
+    case_id: int,
+    kind: str,
+    on_date: date,
+    step: str | None,
+    message: str,
+    data: dict[str, Any] | None = None,
 ) -> None:
     session.add(
         CaseEvent(
@@ -320,6 +333,7 @@ def _event(
                 on_date=on_date,
                 actor=ACTOR,
                 step=step,
+                data=data,
             )
         )
     )

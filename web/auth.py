@@ -20,6 +20,7 @@ from cases.districts import DISTRICT_NAMES
 from cases.models import User
 from cases.users import DEFAULT_LANGUAGE, LANGUAGES
 from web import arrears_app
+from web.labels import N_
 from web.security import PUBLIC, SIGNED_IN, csrf_token, declares, roles
 
 SESSION_USER = "uid"
@@ -167,7 +168,7 @@ def require_roles(*allowed: Role) -> Any:
         viewer = signed_in(request)
         if viewer is None:
             raise NotSignedIn()
-        viewer.actor.require(*allowed, doing="open this page")
+        viewer.actor.require(*allowed, doing=N_("open this page"))
         return viewer.actor
 
     guard.__name__ = "require_" + "_or_".join(r.value for r in allowed)

@@ -26,8 +26,9 @@ from cases.access import Actor, Role, visible_case
 from cases.case_view import case_view
 from cases.models import Notice, User
 from cases.notices import SERVICE_METHODS
-from web import arrears_app
+from web import arrears_app, event_text
 from web.auth import CurrentActor
+from web.explain import reader_of, refusal
 from web.pages import N_, render
 
 ArrearsApp = Annotated[App, Depends(arrears_app)]
@@ -35,6 +36,8 @@ router = APIRouter(tags=["cases"])
 
 
 # --- reading what an officer typed --------------------------------------------------------------
+
+NOT_AN_AMOUNT = N_("{raw!r} is not an amount in yuan")
 
 
 def _text(form: Mapping[str, str], name: str) -> str:
@@ -50,9 +53,9 @@ def _amount(form: Mapping[str, str], name: str) -> Decimal:
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise actions.ActionRefused(name, f"{raw!r} is not an amount in yuan") from None
+        raise actions.ActionRefused(name, key=NOT_AN_AMOUNT, raw=raw) from None
     if not value.is_finite():
-        raise actions.ActionRefused(name, f"{raw!r} is not an amount in yuan")
+        raise actions.ActionRefused(name, key=NOT_AN_AMOUNT, raw=raw)
     return value
 
 
@@ -61,13 +64,15 @@ def _date(form: Mapping[str, str], name: str) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise actions.ActionRefused(name, f"{raw!r} is not a date (YYYY-MM-DD)") from None
+        raise actions.ActionRefused(
+            name, key=N_("{raw!r} is not a date (YYYY-MM-DD)"), raw=raw
+        ) from None
 
 
 def _id(form: Mapping[str, str], name: str) -> int:
     raw = _text(form, name)
     if not raw.isdigit():
-        raise actions.ActionRefused(name, "choose one from the list")
+        raise actions.ActionRefused(name, key=N_("choose one from the list"))
     return int(raw)
 
 
@@ -222,12 +227,13 @@ def _page(
     *,
     status_code: int = 200,
     failed: str | None = None,
-    error: str | None = None,
+    refused: actions.ActionRefused | None = None,
     form: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
     with app.session() as session:
         view = case_view(session, actor, case_id, as_of=app.today(), rules=app.policy.fee_rules)
     supervising = actor.role in (Role.SUPERVISOR, Role.ADMIN)
+    reader = reader_of(request, app.policy)
     return render(
         request,
         "case.html",
@@ -235,7 +241,7 @@ def _page(
         case=view,
         actions=ACTIONS,
         failed=failed,
-        error=error,
+        error=refusal(reader, refused, action=failed) if refused else None,
         form=form or {},
         done=request.query_params.get("done"),
         supervising=supervising,
@@ -247,6 +253,7 @@ def _page(
         service_methods=SERVICE_METHODS,
         gated_steps=actions.gated_steps(app.policy),
         today=app.today(),
+        **event_text.words(reader),
     )
 
 
@@ -295,7 +302,7 @@ async def _run(
                 case_id,
                 status_code=422,
                 failed=name,
-                error=str(exc),
+                refused=exc,
                 form=form,
             )
         return RedirectResponse(f"/cases/{case_id}?done={name}", status_code=303)

@@ -11,8 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from cases.access import CaseNotFound, NotAllowed
-from web.auth import NotSignedIn
-from web.pages import render
+from web import explain
+from web.auth import NotSignedIn, language_of
+from web.pages import pages_of, render
 from web.security import CsrfRefused, safe_next, wants_html
 
 # What error.html has words for; other statuses fall back to its generic text.
@@ -24,6 +25,11 @@ async def error_page(request: Request, status: int, reason: str) -> Response:
     return await run_in_threadpool(
         render, request, "error.html", status_code=status, status=status, reason=reason
     )
+
+
+def _reader(request: Request) -> explain.Reader:
+    # The policy's step titles are not needed here: a refusal of a role names no step.
+    return explain.Reader(pages_of(request), language_of(request), {})
 
 
 def install_error_pages(api: FastAPI) -> None:
@@ -51,7 +57,20 @@ def install_error_pages(api: FastAPI) -> None:
     async def not_allowed(request: Request, exc: Exception) -> Response:
         if not wants_html(request):
             return JSONResponse({"detail": str(exc)}, status_code=403)
-        return await error_page(request, 403, "forbidden")
+        assert isinstance(exc, NotAllowed)
+
+        def page() -> Response:
+            # Off the event loop: the reader's language and the page read the store.
+            return render(
+                request,
+                "error.html",
+                status_code=403,
+                status=403,
+                reason="forbidden",
+                message=explain.not_allowed(_reader(request), exc),
+            )
+
+        return await run_in_threadpool(page)
 
     @api.exception_handler(CaseNotFound)
     async def case_not_found(request: Request, exc: Exception) -> Response:

@@ -18,7 +18,9 @@ from cases.escalation_log import LogFilter, LogFilterError, log_csv, log_page
 from cases.worklist import officer_queue, take_next
 from web import arrears_app, charts
 from web.auth import CurrentActor, language_of, require_roles
-from web.labels import N_
+from web.event_text import words
+from web.explain import Reader, not_allowed, reader_of, refusal
+from web.labels import LABELS, N_
 from web.pages import pages_of, render
 
 ArrearsApp = Annotated[App, Depends(arrears_app)]
@@ -77,7 +79,7 @@ def queue_page(
                 **filters,
             )
     except (ValueError, NotAllowed) as exc:
-        error = str(exc)
+        error = _queue_refusal(reader_of(request, app.policy), exc, filters)
         with app.session() as session:
             queue = officer_queue(session, actor=actor, as_of=app.today(), limit=QUEUE_PAGE)
     return render(
@@ -96,6 +98,33 @@ def queue_page(
         statuses=["open", "promised", "disputed", "on_hold"],
         none_left=request.query_params.get("none_left") == "1",
     )
+
+
+# The queue's own refusals are English sentences without an id (``cases.worklist``): the page says
+# in the reader's language which filter it could not apply, from the filters themselves.
+OPEN_STATUSES = ("open", "promised", "disputed", "on_hold")
+
+
+def _queue_refusal(
+    reader: Reader, exc: ValueError | NotAllowed, filters: dict[str, str | None]
+) -> str:
+    district, stage, status = filters["district"], filters["stage"], filters["status"]
+    if isinstance(exc, NotAllowed):
+        if district:
+            return reader.say(N_("You do not serve {district}."), district=district)
+        return not_allowed(reader, exc)
+    if status and status not in OPEN_STATUSES:
+        if status in LABELS["status"]:
+            return reader.say(
+                N_("{status} cases are closed: the queue holds open cases only."),
+                status=reader.term("status", status),
+            )
+        return reader.say(N_("There is no status {status!r}."), status=status)
+    if stage and stage != "none" and stage not in reader.steps:
+        return reader.say(N_("There is no stage {stage!r}."), stage=stage)
+    if district:
+        return reader.say(N_("No employer of the store is in {district}."), district=district)
+    return reader._(N_("These filters cannot be applied."))
 
 
 @router.post("/queue/take-next")
@@ -124,6 +153,7 @@ def approvals_page(request: Request, app: ArrearsApp, actor: Supervisor) -> Resp
         failed=None,
         error=None,
         done=request.query_params.get("done"),
+        **words(reader_of(request, app.policy)),
     )
 
 
@@ -140,7 +170,7 @@ def decide(
     """Approve or reject one request; the reason is required either way."""
     try:
         if verdict not in ("approve", "reject"):
-            raise actions.ActionRefused("verdict", "choose approve or reject")
+            raise actions.ActionRefused("verdict", key=N_("choose approve or reject"))
         with app.session() as session:
             actions.decide_approval(
                 session=session,
@@ -154,14 +184,16 @@ def decide(
     except actions.ActionRefused as exc:
         with app.session() as session:
             pending = pending_approvals(session, actor=actor)
+        reader = reader_of(request, app.policy)
         return render(
             request,
             "approvals.html",
             status_code=422,
             pending=pending,
             failed=request_id,
-            error=str(exc),
+            error=refusal(reader, exc, action="approval"),
             done=None,
+            **words(reader),
         )
     return _see_other(f"/approvals?done={verdict}")
 
@@ -188,6 +220,15 @@ def reassign(
 # --- the escalation log ------------------------------------------------------------------------
 
 
+# The log form's words for the filter a refusal names.
+LOG_FIELDS = {
+    "date_from": N_("From"),
+    "date_to": N_("To"),
+    "district": N_("District"),
+    "page": N_("Page"),
+}
+
+
 def _log_filter(
     date_from: str | None,
     date_to: str | None,
@@ -202,7 +243,7 @@ def _log_filter(
         try:
             return date.fromisoformat(str(raw).strip())
         except ValueError:
-            raise LogFilterError(f"{name}: {raw!r} is not a date (YYYY-MM-DD)") from None
+            raise LogFilterError(name, N_("{raw!r} is not a date (YYYY-MM-DD)"), raw=raw) from None
 
     return LogFilter(
         date_from=day("date_from", date_from),
@@ -236,12 +277,17 @@ def log_view(
         "outcome": outcome or "",
     }
     error = None
+    reader = reader_of(request, app.policy)
     try:
         filters = _log_filter(date_from, date_to, district, step, officer, outcome)
         with app.session() as session:
             result = log_page(session, actor=actor, filters=filters, page=page)
     except LogFilterError as exc:
-        error = str(exc)
+        error = reader.say(
+            N_("{field_label}: {because}"),
+            field_label=reader._(LOG_FIELDS.get(exc.field, exc.field)),
+            because=reader.explained(exc, N_("This filter cannot be applied.")),
+        )
         with app.session() as session:
             result = log_page(session, actor=actor, filters=LogFilter())
     query = "&".join(f"{k}={v}" for k, v in raw.items() if v)
@@ -255,6 +301,7 @@ def log_view(
         query=query,
         districts=actor.visible(DISTRICT_NAMES),
         steps={s.kind: s.title for s in app.policy.steps},
+        **words(reader),
     )
 
 

@@ -374,7 +374,7 @@ def test_cases_reassigned_and_given_back(w: World) -> None:
     w.act(actions.release_case, actor=w.colleague, **release)
     assert w.case(w.a).officer_id is None and w.case(w.a).claimed_at is None
     assert len(w.events(w.a, "case_released")) == 1
-    with pytest.raises(ValueError, match=rf"^case {w.a} has no officer"):
+    with pytest.raises(ActionRefused, match=rf"^case: case {w.a} has no officer"):
         w.act(actions.release_case, actor=w.colleague, **release)
     w.act(actions.release_case, actor=w.supervisor, case_id=w.b, today=day(8))
     assert "officer2" in w.events(w.b, "case_released")[0].message

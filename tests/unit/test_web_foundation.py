@@ -166,16 +166,19 @@ def test_a_readable_key_file_is_made_private_and_a_bad_one_refused(tmp_path: Pat
 
 
 def test_the_zh_cn_catalog_translates_every_string_of_the_web_app() -> None:
-    """Every string extracted from web/ (templates and N_() in Python) has a Chinese text."""
+    """Every string extracted from web/ (templates and N_() in Python) and from cases/ (the
+    message ids of refusals) has a Chinese text."""
     extracted = {
         message if isinstance(message, str) else message[0]
+        for source in ("web", "cases")
         for _file, _line, message, _comments, _context in extract_from_dir(
-            REPO_ROOT / "web",
+            REPO_ROOT / source,
             method_map=[("**.py", "python"), ("templates/**.html", "jinja2")],
             options_map={"templates/**.html": {"trimmed": "true", "silent": "false"}},
         )
     }
     assert "Sign in" in extracted and "Case queue" in extracted
+    assert "{day} is before today ({today})" in extracted  # a refusal of cases/
     with (LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         catalog = read_po(handle)
     translated = {m.id for m in catalog if m.id and m.string and not m.fuzzy}
