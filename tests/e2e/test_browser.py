@@ -155,7 +155,7 @@ def test_a_supervisor_approves_a_forced_transfer(
     page = browser.new_page(locale="zh-CN")
     sign_in(page, base, "liqiang")
     page.goto(f"{base}/approvals")
-    card = page.locator(".approval").filter(has_text="forced_transfer")
+    card = page.locator(".approval").filter(has_text="强制划拨")  # the step by its title
     expect(card).to_contain_text("逾期未缴且账户余额充足")
     card.locator("textarea").fill("经审核，同意强制划拨")
     card.locator("button[value=approve]").click()
