@@ -32,10 +32,12 @@ from cases.access import Actor, NotAllowed, Role, case_district
 from cases.bulk import among, table
 from cases.casework import add_events, event_row
 from cases.messages import N_
-from cases.models import Case, Employer, User, utcnow
+from cases.models import Case, User, utcnow
 from cases.refusals import ActionRefused
 
 UNCLAIMED_INDEX = "ix_case_unclaimed_queue"  # cases.models: open, unclaimed, by (priority, id)
+# ... by (district, priority, id): one district's top row, read directly.
+DISTRICT_INDEX = "ix_case_unclaimed_district"
 
 
 def served(actor: Actor) -> list[str] | None:
@@ -68,10 +70,10 @@ def _indexed_alias(element: _IndexedBy, compiler: Any, **kw: Any) -> str:
     return f"{text} INDEXED BY {element.index_name}" if kw.get("asfrom") else text
 
 
-def through_queue_index() -> _IndexedBy:
+def through_queue_index(index: str = UNCLAIMED_INDEX) -> _IndexedBy:
     """The case table as "take next" and the queue's unclaimed part read it."""
     alias = _IndexedBy._construct(table(Case), name="queue")
-    alias.index_name = UNCLAIMED_INDEX
+    alias.index_name = index
     return alias
 
 
@@ -93,17 +95,21 @@ def take_next(
         wanted = served(actor)
     if wanted == []:
         return None
-    c, e, queue = table(Case), table(Employer), through_queue_index()
+    # One district (an officer's usual case): its own index, top row first. Several: the city's
+    # queue in order, skipping other districts' rows (the case carries its district: no join).
+    c = table(Case)
+    queue = through_queue_index(DISTRICT_INDEX if wanted and len(wanted) == 1 else UNCLAIMED_INDEX)
     pick = (
         select(queue.c.id)
-        .select_from(queue.join(e, e.c.id == queue.c.employer_id))
         .where(queue.c.officer_id.is_(None), queue.c.closed_on.is_(None))
         .order_by(queue.c.priority.desc(), queue.c.id.desc())
         .limit(1)
         .with_for_update(of=queue, skip_locked=True)
     )
-    if wanted is not None:
-        pick = pick.where(among(e.c.district, wanted))
+    if wanted is not None and len(wanted) == 1:
+        pick = pick.where(queue.c.district == wanted[0])  # "= ANY" would lose the index's order
+    elif wanted is not None:
+        pick = pick.where(among(queue.c.district, wanted))
     now = utcnow()
     case_id: int | None = (
         session.connection()

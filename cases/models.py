@@ -47,6 +47,15 @@ class Case(SQLModel, table=True):
             sqlite_where=text("officer_id IS NULL AND closed_on IS NULL"),
             postgresql_where=text("officer_id IS NULL AND closed_on IS NULL"),
         ),
+        # ... and those of one district, for an officer taking the next case of theirs.
+        Index(
+            "ix_case_unclaimed_district",
+            "district",
+            "priority",
+            "id",
+            sqlite_where=text("officer_id IS NULL AND closed_on IS NULL"),
+            postgresql_where=text("officer_id IS NULL AND closed_on IS NULL"),
+        ),
         Index(
             "uq_case_open_per_employer",
             "employer_id",
@@ -67,6 +76,9 @@ class Case(SQLModel, table=True):
     policy_name: str
     policy_version: str
     officer_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    # The employer's district, copied by database triggers (migration d7c3e1f0a2b5) on insert and
+    # when the employer moves: never written by the code, read by the queue.
+    district: str | None = Field(default=None)
     claimed_at: datetime | None = Field(default=None, description="when its officer took it")
     # The officers' queue order, highest first, then the newest id (cases.worklist keeps it):
     # tier (tasks due, legal deadlines about to lapse) x 10^18 + fen owed (capped) x 10^5

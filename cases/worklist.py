@@ -18,7 +18,14 @@ from sqlmodel import Session
 
 from cases.access import Actor, NotAllowed, Role
 from cases.bulk import among, table
-from cases.claims import release, served, take_next, through_queue_index
+from cases.claims import (
+    DISTRICT_INDEX,
+    UNCLAIMED_INDEX,
+    release,
+    served,
+    take_next,
+    through_queue_index,
+)
 from cases.models import ArrearsItem, Case, Employer, Notice, OfficerTask, User
 from cases.policy import STEP_KINDS
 from cases.priorities import (
@@ -111,11 +118,12 @@ def officer_queue(
         if stage:
             step = source.c.stage_step
             where.append(step.is_(None) if stage == NO_STAGE else step == stage)
-        if districts is None:  # every district: the employer need not be read
-            return source, where
-        e = table(Employer)
-        where.append(among(e.c.district, districts))
-        return source.join(e, e.c.id == source.c.employer_id), where
+        if districts is not None:  # the case carries its employer's district
+            one = len(districts) == 1
+            where.append(
+                source.c.district == districts[0] if one else among(source.c.district, districts)
+            )
+        return source, where
 
     # Claimed and unclaimed cases are read apart and merged: the unclaimed ones come in order
     # straight off the partial index, and an OR of the two would sort every open case instead.
@@ -125,7 +133,10 @@ def officer_queue(
         everyone = actor.role is not Role.OFFICER and scope == "mine_and_unassigned"
         sources.append((c, _any_officer if everyone else _held_by(actor.user_id)))
     if scope != "mine":
-        sources.append((through_queue_index(), _unclaimed))
+        one = districts is not None and len(districts) == 1
+        sources.append(
+            (through_queue_index(DISTRICT_INDEX if one else UNCLAIMED_INDEX), _unclaimed)
+        )
     connection = session.connection()
     total = 0
     heads: list[tuple[int, int]] = []
