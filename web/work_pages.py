@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Annotated
 
@@ -229,30 +230,40 @@ LOG_FIELDS = {
 }
 
 
-def _log_filter(
-    date_from: str | None,
-    date_to: str | None,
-    district: str | None,
-    step: str | None,
-    officer: str | None,
-    outcome: str | None,
-) -> LogFilter:
-    def day(name: str, raw: str | None) -> date | None:
-        if not _blank(raw):
-            return None
-        try:
-            return date.fromisoformat(str(raw).strip())
-        except ValueError:
-            raise LogFilterError(name, N_("{raw!r} is not a date (YYYY-MM-DD)"), raw=raw) from None
+@dataclass
+class LogQuery:
+    """The log's filters as the form sends them (query parameters), for the page and the CSV."""
 
-    return LogFilter(
-        date_from=day("date_from", date_from),
-        date_to=day("date_to", date_to),
-        district=_blank(district),
-        step=_blank(step),
-        actor=_blank(officer),
-        kind=_blank(outcome),
-    )
+    date_from: str | None = None
+    date_to: str | None = None
+    district: str | None = None
+    step: str | None = None
+    officer: str | None = None
+    outcome: str | None = None
+
+    def raw(self) -> dict[str, str]:
+        """What was typed, to show back in the form and to carry to the next page or the CSV."""
+        return {name: value or "" for name, value in asdict(self).items()}
+
+    def filters(self) -> LogFilter:
+        def day(name: str, raw: str | None) -> date | None:
+            if not _blank(raw):
+                return None
+            try:
+                return date.fromisoformat(str(raw).strip())
+            except ValueError:
+                raise LogFilterError(
+                    name, N_("{raw!r} is not a date (YYYY-MM-DD)"), raw=raw
+                ) from None
+
+        return LogFilter(
+            date_from=day("date_from", self.date_from),
+            date_to=day("date_to", self.date_to),
+            district=_blank(self.district),
+            step=_blank(self.step),
+            actor=_blank(self.officer),
+            kind=_blank(self.outcome),
+        )
 
 
 @router.get("/log", response_class=HTMLResponse)
@@ -260,28 +271,15 @@ def log_view(
     request: Request,
     app: ArrearsApp,
     actor: Supervisor,
-    date_from: str | None = None,
-    date_to: str | None = None,
-    district: str | None = None,
-    step: str | None = None,
-    officer: str | None = None,
-    outcome: str | None = None,
+    asked: Annotated[LogQuery, Depends()],
     page: int = 1,
 ) -> Response:
-    raw = {
-        "date_from": date_from or "",
-        "date_to": date_to or "",
-        "district": district or "",
-        "step": step or "",
-        "officer": officer or "",
-        "outcome": outcome or "",
-    }
+    raw = asked.raw()
     error = None
     reader = reader_of(request, app.policy)
     try:
-        filters = _log_filter(date_from, date_to, district, step, officer, outcome)
         with app.session() as session:
-            result = log_page(session, actor=actor, filters=filters, page=page)
+            result = log_page(session, actor=actor, filters=asked.filters(), page=page)
     except LogFilterError as exc:
         error = reader.say(
             N_("{field_label}: {because}"),
@@ -307,18 +305,11 @@ def log_view(
 
 @router.get("/log.csv")
 def log_export(
-    app: ArrearsApp,
-    actor: Supervisor,
-    date_from: str | None = None,
-    date_to: str | None = None,
-    district: str | None = None,
-    step: str | None = None,
-    officer: str | None = None,
-    outcome: str | None = None,
+    app: ArrearsApp, actor: Supervisor, asked: Annotated[LogQuery, Depends()]
 ) -> Response:
     """Every event the filters match, oldest first, as CSV for Excel."""
     try:
-        filters = _log_filter(date_from, date_to, district, step, officer, outcome)
+        filters = asked.filters()
         filters.check()
     except LogFilterError as exc:
         return Response(str(exc), status_code=422, media_type="text/plain; charset=utf-8")
