@@ -118,7 +118,12 @@ def _request(
             day=latest.decided_on,
         )
     request = ApprovalRequest(
-        case_id=case.id or 0, step=step, status="pending", requested_on=today, reason=why
+        case_id=case.id or 0,
+        step=step,
+        status="pending",
+        requested_on=today,
+        reason=why,
+        requested_by=actor.username,
     )
     session.add(request)
     session.flush()
@@ -169,6 +174,14 @@ def decide_approval(
             status=Term("approval", request.status, request.status),
             who=request.decided_by,
             day=request.decided_on,
+        )
+    if request.requested_by == actor.username:
+        # Four eyes: an enforcement step or a write-off is decided by someone other than
+        # whoever asked for it, an admin included.
+        raise ActionRefused(
+            "request",
+            key=N_("you asked for {step} yourself: another supervisor decides it"),
+            step=Term("step", request.step, request.step),
         )
     why = text("reason", reason)
     verdict = "approved" if approve else "rejected"

@@ -239,6 +239,9 @@ class ApprovalRequest(SQLModel, table=True):
     status: str = Field(default="pending", index=True, description="pending|approved|rejected")
     requested_on: date
     reason: str
+    # Who asked: a user name, or "system:<component>" for the nightly run. Whoever asked may
+    # not decide (four eyes); None on requests older than that rule.
+    requested_by: str | None = None
     decided_by: str | None = None
     decided_on: date | None = None
     decision_reason: str | None = None

@@ -262,7 +262,11 @@ class NightPlan:
             return 0
         session.add(
             ApprovalRequest(
-                case_id=head.case_id, step=step.kind, requested_on=self.as_of, reason=reason
+                case_id=head.case_id,
+                step=step.kind,
+                requested_on=self.as_of,
+                reason=reason,
+                requested_by=ACTOR,
             )
         )
         _event(

@@ -15,6 +15,7 @@ from cases import actions
 from cases.actions import ActionRefused, CaseNotFound, NotAllowed
 from cases.facts import build_facts, open_case_heads
 from cases.models import ApprovalRequest, BankInquiry, Notice, OfficerTask
+from tests.factories import add_user
 from tests.integration.casework_world import FAR, World, day, make_world
 
 
@@ -321,6 +322,38 @@ def test_a_write_off_approved_ends_the_case(w: World) -> None:
             due_on=day(10),
             policy=w.store.policy,
         )
+
+
+def test_whoever_asked_does_not_decide(w: World) -> None:
+    """Four eyes: a supervisor's own proposal waits for another supervisor."""
+    w.nights(1)
+    mine = w.act(
+        actions.propose_write_off,
+        actor=w.supervisor,
+        case_id=w.a,
+        today=day(5),
+        reason="营业执照已吊销",
+    )
+    assert mine.requested_by == "chief"
+    decide = {"case_id": w.a, "today": day(6), "request_id": mine.id, "reason": "核实"}
+    with pytest.raises(
+        ActionRefused, match=r"^request: you asked for write_off yourself: another supervisor"
+    ):
+        w.act(actions.decide_approval, actor=w.supervisor, **decide, approve=True)
+    with w.store.session() as session:
+        deputy = add_user(session, "deputy", "supervisor", ["和平区"])
+    decided = w.act(actions.decide_approval, actor=deputy, **decide, approve=False)
+    assert (decided.status, decided.decided_by) == ("rejected", "deputy")
+    officers = w.act(
+        actions.propose_write_off, actor=w.officer, case_id=w.a, today=day(7), reason="已注销"
+    )
+    assert officers.requested_by == "officer1"  # the officer's request: the chief decides it
+    w.act(
+        actions.decide_approval,
+        actor=w.supervisor,
+        **{**decide, "request_id": officers.id},
+        approve=False,
+    )
 
 
 # ---------------------------------------------------------------------------------- assignment
