@@ -191,3 +191,52 @@ def case_position(
         credit=whole.credit,
         settled=principal == 0 and fee == 0,
     )
+
+
+@dataclass(frozen=True)
+class ItemLine:
+    """One arrears item of a case as screens list it: what it is and where it stands."""
+
+    period: str
+    insurance: str
+    kind: str
+    due_date: date
+    amount_due: int
+    principal_paid: int
+    principal_outstanding: int
+    fee_accrued: int
+    fee_paid: int
+    fee_outstanding: int
+    total_outstanding: int
+    days_overdue: int
+    settled_on: date | None
+
+
+def case_items(
+    book: Book, case_id: int, as_of: date, rules: ledger.FeeRules
+) -> tuple[ledger.EmployerPosition, list[ItemLine]]:
+    """The case's position and its items in allocation order, as of ``as_of``."""
+    pos = case_position(book, case_id, as_of, rules)
+    kinds = {i.id: i.kind for i in book.items}
+    own = [i.as_ledger_item() for i in book.items if i.case_id == case_id]
+    lines = []
+    for item in ledger.allocation_order(own, rules.insurance_order):
+        p = pos.items[item.item_id]
+        lines.append(
+            ItemLine(
+                period=item.period,
+                insurance=item.insurance,
+                kind=kinds[item.item_id],
+                due_date=item.due_date,
+                amount_due=p.amount_due,
+                principal_paid=p.principal_paid,
+                principal_outstanding=p.principal_outstanding,
+                fee_accrued=p.fee_accrued,
+                fee_paid=p.fee_paid,
+                fee_outstanding=p.fee_outstanding,
+                total_outstanding=p.total_outstanding,
+                days_overdue=p.days_overdue,
+                settled_on=p.settled_on,
+            )
+        )
+    return pos, lines

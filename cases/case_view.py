@@ -16,7 +16,7 @@ from sqlmodel import Session, SQLModel, col
 
 from cases import ledger
 from cases.access import Actor, visible_case
-from cases.accounts import case_position, load_books
+from cases.accounts import ItemLine, case_items, load_books
 from cases.models import (
     ApprovalRequest,
     BankInquiry,
@@ -30,23 +30,6 @@ from cases.queue import TimelineEntry, case_timeline
 from cases.states import CLOSED, CaseStatus
 
 M = TypeVar("M", bound=SQLModel)
-
-
-@dataclass(frozen=True)
-class ItemLine:
-    period: str
-    insurance: str
-    kind: str
-    due_date: date
-    amount_due: int
-    principal_paid: int
-    principal_outstanding: int
-    fee_accrued: int
-    fee_paid: int
-    fee_outstanding: int
-    total_outstanding: int
-    days_overdue: int
-    settled_on: date | None
 
 
 @dataclass(frozen=True)
@@ -110,29 +93,7 @@ def case_view(
     employer = session.get(Employer, case.employer_id)
     assert employer is not None and employer.id is not None and case.id is not None
     book = load_books(session, [employer.id])[employer.id]
-    pos = case_position(book, case.id, as_of, rules)
-    by_id = {i.id: i for i in book.items}
-    items = []
-    own = [i.as_ledger_item() for i in book.items if i.case_id == case.id]
-    for item in ledger.allocation_order(own, rules.insurance_order):
-        p = pos.items[item.item_id]
-        items.append(
-            ItemLine(
-                period=item.period,
-                insurance=item.insurance,
-                kind=by_id[item.item_id].kind,
-                due_date=item.due_date,
-                amount_due=p.amount_due,
-                principal_paid=p.principal_paid,
-                principal_outstanding=p.principal_outstanding,
-                fee_accrued=p.fee_accrued,
-                fee_paid=p.fee_paid,
-                fee_outstanding=p.fee_outstanding,
-                total_outstanding=p.total_outstanding,
-                days_overdue=p.days_overdue,
-                settled_on=p.settled_on,
-            )
-        )
+    pos, items = case_items(book, case.id, as_of, rules)
     officer = session.get(User, case.officer_id) if case.officer_id else None
 
     def rows(model: type[M], where: ColumnElement[bool], *, order: ColumnElement[Any]) -> list[M]:

@@ -12,7 +12,7 @@ from sqlmodel import Session, col
 
 from cases import ledger
 from cases.access import Actor, CaseNotFound, visible_case
-from cases.accounts import case_position, load_books
+from cases.accounts import case_items, case_position, load_books
 from cases.models import (
     ApprovalRequest,
     Case,
@@ -135,30 +135,25 @@ def case_detail(
         raise CaseNotFound(f"employer {employer_code} has no case")
     assert employer.id is not None and case.id is not None
     book = load_books(session, [employer.id])[employer.id]
-    own = [i.as_ledger_item() for i in book.items if i.case_id == case.id]
-    pos = case_position(book, case.id, as_of, rules)
-    by_id = {i.id: i for i in book.items}
-    items = []
-    for item in ledger.allocation_order(own, rules.insurance_order):
-        p = pos.items[item.item_id]
-        row = by_id[item.item_id]
-        items.append(
-            {
-                "period": item.period,
-                "insurance": item.insurance,
-                "kind": row.kind,
-                "due_date": str(item.due_date),
-                "amount_due": format_yuan(p.amount_due),
-                "principal_paid": format_yuan(p.principal_paid),
-                "principal_outstanding": format_yuan(p.principal_outstanding),
-                "late_fee_accrued": format_yuan(p.fee_accrued),
-                "late_fee_paid": format_yuan(p.fee_paid),
-                "late_fee": format_yuan(p.fee_outstanding),
-                "total_due": format_yuan(p.total_outstanding),
-                "days_overdue": p.days_overdue,
-                "settled_on": str(p.settled_on) if p.settled_on else None,
-            }
-        )
+    pos, lines = case_items(book, case.id, as_of, rules)
+    items = [
+        {
+            "period": line.period,
+            "insurance": line.insurance,
+            "kind": line.kind,
+            "due_date": str(line.due_date),
+            "amount_due": format_yuan(line.amount_due),
+            "principal_paid": format_yuan(line.principal_paid),
+            "principal_outstanding": format_yuan(line.principal_outstanding),
+            "late_fee_accrued": format_yuan(line.fee_accrued),
+            "late_fee_paid": format_yuan(line.fee_paid),
+            "late_fee": format_yuan(line.fee_outstanding),
+            "total_due": format_yuan(line.total_outstanding),
+            "days_overdue": line.days_overdue,
+            "settled_on": str(line.settled_on) if line.settled_on else None,
+        }
+        for line in lines
+    ]
     officer = session.get(User, case.officer_id) if case.officer_id else None
     return {
         "case_id": case.id,
