@@ -21,11 +21,13 @@ reported as taken that this statement did not change.
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.selectable import Alias
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlmodel import Session
 
 from cases.access import Actor, NotAllowed, Role, case_district
@@ -55,7 +57,10 @@ class _IndexedBy(Alias):
     PostgreSQL picks that index from its statistics.
     """
 
-    inherit_cache = False  # the index name is not part of the cache key
+    # The index name is part of the cache key, so each statement reading through it is compiled
+    # once per index, not on every call.
+    _traverse_internals = [*Alias._traverse_internals, ("index_name", InternalTraversal.dp_string)]
+    inherit_cache = True
     index_name = ""
 
 
@@ -70,8 +75,10 @@ def _indexed_alias(element: _IndexedBy, compiler: Any, **kw: Any) -> str:
     return f"{text} INDEXED BY {element.index_name}" if kw.get("asfrom") else text
 
 
+@cache
 def through_queue_index(index: str = UNCLAIMED_INDEX) -> _IndexedBy:
-    """The case table as "take next" and the queue's unclaimed part read it."""
+    """The case table as "take next" and the queue's unclaimed part read it (built once per
+    index: an alias works out its columns the first time they are asked for)."""
     alias = _IndexedBy._construct(table(Case), name="queue")
     alias.index_name = index
     return alias

@@ -13,6 +13,8 @@ from hashlib import sha256
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlmodel import col
 
 from arrears.wiring import App
 from cases.access import Actor, Role
@@ -86,26 +88,44 @@ def end_session(request: Request) -> None:
     request.state.viewer = None
 
 
+_USER_COLUMNS = select(
+    col(User.id),
+    col(User.username),
+    col(User.role),
+    col(User.districts),
+    col(User.password_hash),
+    col(User.display_name),
+    col(User.language),
+    col(User.active),
+)
+
+
 def _load(request: Request) -> Viewer | None:
     user_id = request.session.get(SESSION_USER)
     if not isinstance(user_id, int):
         return None
     app = arrears_app(request)
-    with app.session() as session:
-        user = session.get(User, user_id)
-        valid = (
-            user is not None
-            and user.active
-            and hmac.compare_digest(
-                password_fingerprint(app, user.password_hash),
-                str(request.session.get(SESSION_FINGERPRINT, "")),
-            )
+    # Every signed-in request reads this row: one cached statement on a pooled connection, no
+    # unit of work around it.
+    with app.engine.connect() as connection:
+        user = connection.execute(_USER_COLUMNS.where(col(User.id) == user_id)).one_or_none()
+    valid = (
+        user is not None
+        and user.active
+        and hmac.compare_digest(
+            password_fingerprint(app, user.password_hash),
+            str(request.session.get(SESSION_FINGERPRINT, "")),
         )
-        viewer = (
-            Viewer(Actor.of(user), user.display_name, user.language)
-            if valid and user is not None
-            else None
+    )
+    viewer = (
+        Viewer(
+            Actor(user.id, user.username, Role(user.role), frozenset(user.districts)),
+            user.display_name,
+            user.language,
         )
+        if valid and user is not None
+        else None
+    )
     if viewer is None:
         end_session(request)
         return None
