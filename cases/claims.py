@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from datetime import date
 from functools import cache
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.compiler import compiles
@@ -59,7 +59,7 @@ class _IndexedBy(Alias):
 
     # The index name is part of the cache key, so each statement reading through it is compiled
     # once per index, not on every call.
-    _traverse_internals: ClassVar[Any] = [
+    _traverse_internals = [  # noqa: RUF012 (SQLAlchemy declares it an instance variable)
         *Alias._traverse_internals,
         ("index_name", InternalTraversal.dp_string),
     ]
