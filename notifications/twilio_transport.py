@@ -323,19 +323,34 @@ class TwilioTransport:
         )
 
     def _create(self, what: str, create: Callable[[], Any], key: str) -> SendResult:
-        attempts = 0
+        attempts = 1
         try:
-            for attempt in stamina.retry_context(
-                on=_retry_create,
-                attempts=self.retry_attempts,
-                timeout=None,
-                wait_initial=WAIT_INITIAL,
-                wait_max=WAIT_MAX,
-            ):
-                with attempt:
-                    self.limiter.acquire()
-                    attempts += 1
-                    instance = create()
+            # Almost every request succeeds the first time: that attempt is made directly, and
+            # only a failure worth retrying enters stamina's loop, whose first round re-raises it
+            # (so the back-off, the attempt count and stamina's instrumentation are as if stamina
+            # had made it). Setting up a retry context per message cost 60 µs of CPU, a sixth of
+            # the client's work per SMS.
+            self.limiter.acquire()
+            try:
+                instance = create()
+            except Exception as first:
+                if not _retry_create(first):
+                    raise
+                failure: Exception | None = first
+                for attempt in stamina.retry_context(
+                    on=_retry_create,
+                    attempts=self.retry_attempts,
+                    timeout=None,
+                    wait_initial=WAIT_INITIAL,
+                    wait_max=WAIT_MAX,
+                ):
+                    with attempt:
+                        if failure is not None:
+                            replayed, failure = failure, None
+                            raise replayed
+                        self.limiter.acquire()
+                        attempts += 1
+                        instance = create()
         except (TwilioRestException, TwilioServiceException) as exc:
             return self._refused(what, exc, attempts, key)
         except Exception as exc:
