@@ -20,6 +20,7 @@ import stamina
 from arrears.settings import Settings
 from cases.deliveries import provider_error_text
 from notifications.channels import OutboundCall, OutboundSms, OutboxTransport, SendResult
+from notifications import twilio_transport
 from notifications.twilio_transport import (
     ProviderUnavailable,
     RateLimiter,
@@ -152,6 +153,22 @@ def test_429_twice_then_accepted_takes_three_requests(fake: FakeTwilio) -> None:
     assert (result.status, result.attempts) == ("queued", 3)
     assert [r.fault for r in fake.seen()] == ["status", "status", None]
     assert len(fake.messages) == 1
+
+
+def test_a_retry_waits_its_back_off_after_the_first_failure(
+    fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first request is made outside the retry loop; the second must still wait."""
+    monkeypatch.setattr(twilio_transport, "WAIT_INITIAL", 0.4)
+    monkeypatch.setattr(twilio_transport, "WAIT_MAX", 0.4)
+    fake.inject_status(503)
+    with stamina.set_testing(False):
+        started = time.monotonic()
+        result = transport(fake).send_sms(sms())
+        elapsed = time.monotonic() - started
+
+    assert (result.status, result.attempts) == ("queued", 2)
+    assert elapsed >= 0.4
 
 
 @pytest.mark.parametrize("status", [500, 503, 429])
