@@ -19,8 +19,8 @@ import stamina
 
 from arrears.settings import Settings
 from cases.deliveries import provider_error_text
-from notifications.channels import OutboundCall, OutboundSms, OutboxTransport, SendResult
 from notifications import twilio_transport
+from notifications.channels import OutboundCall, OutboundSms, OutboxTransport, SendResult
 from notifications.twilio_transport import (
     ProviderUnavailable,
     RateLimiter,
