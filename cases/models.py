@@ -258,6 +258,200 @@ class BankInquiry(SQLModel, table=True):
     balance_fen: int = Field(sa_type=BigInteger)
     inquired_on: date
     recorded_by: str
+    # "officer": typed in; "bank_file": read from the bank's reply file (import_id says which).
+    source: str = Field(default="officer")
+    # The bank's serial number of its reply line: importing the same reply twice changes nothing.
+    reference: str | None = Field(default=None, unique=True)
+    import_id: int | None = Field(default=None, foreign_key="import_batch.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- the enforcement track (Social Insurance Law arts. 63, 84, 86; Administrative Compulsion Law)
+
+
+class EmployerStatement(SQLModel, table=True):
+    """The employer's statement and defence (陈述、申辩) after a written demand, and its review.
+
+    ``kind`` "statement": what the employer said, reviewed before any enforcement decision
+    (Administrative Compulsion Law art. 36); "none_made": an officer records that the employer
+    made none within the demand's deadline, so the right lapsed.
+    """
+
+    __tablename__ = "employer_statement"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    kind: str = Field(description="statement | none_made")
+    received_on: date = Field(description="when stated (or, for none_made, when recorded)")
+    summary: str
+    recorded_by: str
+    reviewed_on: date | None = None
+    reviewed_by: str | None = None
+    review_outcome: str | None = Field(default=None, description="upheld | partly | dismissed")
+    review_note: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TransferExecution(SQLModel, table=True):
+    """What the bank did with a forced-transfer notice: full, partial or nothing transferred."""
+
+    __tablename__ = "transfer_execution"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    notice_id: int | None = Field(default=None, foreign_key="notice.id")
+    bank_name: str
+    account_number: str
+    requested_fen: int = Field(sa_type=BigInteger, description="amount the notice ordered")
+    result: str = Field(description="full | partial | none")
+    amount_fen: int = Field(sa_type=BigInteger, description="amount transferred")
+    executed_on: date
+    reference: str = Field(unique=True, description="the bank's serial number of its answer")
+    payment_id: int | None = Field(default=None, foreign_key="payment.id")
+    note: str | None = None
+    recorded_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Guarantee(SQLModel, table=True):
+    """Collateral (担保) by mortgage (抵押) or pledge (质押) for a short balance."""
+
+    __tablename__ = "guarantee"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    kind: str = Field(description="mortgage | pledge")
+    asset: str
+    appraised_value_fen: int = Field(sa_type=BigInteger)
+    registration_number: str
+    registered_on: date
+    registered_with: str | None = Field(default=None, description="the registering authority")
+    status: str = Field(default="active", description="active | released | enforced")
+    recorded_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PaymentAgreement(SQLModel, table=True):
+    """A deferred-payment agreement (延期缴费协议) and its instalment schedule."""
+
+    __tablename__ = "payment_agreement"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    guarantee_id: int | None = Field(default=None, foreign_key="guarantee.id")
+    signed_on: date
+    total_fen: int = Field(sa_type=BigInteger, description="amount the schedule covers")
+    status: str = Field(default="active", description="active | completed | breached | cancelled")
+    ended_on: date | None = None
+    recorded_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Instalment(SQLModel, table=True):
+    __tablename__ = "instalment"
+    __table_args__ = (UniqueConstraint("agreement_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: int = Field(foreign_key="payment_agreement.id", index=True)
+    seq: int = Field(description="1, 2, ... in due order")
+    due_on: date
+    amount_fen: int = Field(sa_type=BigInteger)
+    paid_fen: int = Field(default=0, sa_type=BigInteger)
+    status: str = Field(default="due", description="due | paid | missed")
+    settled_on: date | None = None
+
+
+class LegalChallenge(SQLModel, table=True):
+    """Administrative reconsideration (行政复议) or lawsuit (行政诉讼) against the agency's decision:
+    enforcement is frozen while one is open."""
+
+    __tablename__ = "legal_challenge"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    kind: str = Field(description="reconsideration | lawsuit")
+    filed_on: date
+    body: str = Field(description="the reconsideration body or the court")
+    reference: str = Field(description="its case number")
+    against: str | None = Field(default=None, description="the step or decision challenged")
+    outcome: str | None = Field(default=None, description="upheld | revoked | changed | withdrawn")
+    decided_on: date | None = None
+    recorded_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Deferral(SQLModel, table=True):
+    """A force-majeure deferral (up to 1 year, provincially approved): no late fee accrues and
+    escalation pauses from ``starts_on`` to ``ends_on`` inclusive."""
+
+    __tablename__ = "deferral"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    starts_on: date
+    ends_on: date
+    approval_reference: str = Field(description="the provincial approval's document number")
+    reason: str
+    status: str = Field(default="active", description="active | ended | revoked")
+    recorded_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Fine(SQLModel, table=True):
+    """A fine of 1 to 3 times the arrears (Social Insurance Law art. 86), proposed by an officer
+    after the order to pay's deadline and decided by a supervisor."""
+
+    __tablename__ = "fine"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    proposed_on: date
+    arrears_fen: int = Field(sa_type=BigInteger, description="the arrears the fine is based on")
+    multiple_pct: int = Field(description="100 to 300: the multiple of the arrears, in percent")
+    amount_fen: int = Field(sa_type=BigInteger)
+    reason: str
+    proposed_by: str
+    status: str = Field(default="proposed", description="proposed | imposed | rejected")
+    decided_by: str | None = None
+    decided_on: date | None = None
+    decision_reason: str | None = None
+    notice_id: int | None = Field(default=None, foreign_key="notice.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CourtApplication(SQLModel, table=True):
+    """An application to the people's court for enforcement, and what the court made of it."""
+
+    __tablename__ = "court_application"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    notice_id: int | None = Field(default=None, foreign_key="notice.id")
+    filed_on: date | None = None
+    court: str | None = None
+    court_reference: str | None = None
+    window_closes_on: date | None = Field(
+        default=None, description="last day to apply (Administrative Compulsion Law art. 53)"
+    )
+    outcome: str | None = Field(
+        default=None, description="accepted | refused | enforced | withdrawn"
+    )
+    decided_on: date | None = None
+    recorded_by: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WriteOffDocument(SQLModel, table=True):
+    """A document supporting a write-off proposal: a bankruptcy ruling, a deregistration notice."""
+
+    __tablename__ = "write_off_document"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="approval_request.id", index=True)
+    kind: str = Field(description="bankruptcy_ruling | deregistration_notice | other")
+    issued_by: str
+    reference: str
+    issued_on: date
     created_at: datetime = Field(default_factory=utcnow)
 
 
