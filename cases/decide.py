@@ -56,6 +56,44 @@ class PromiseFact:
 
 
 @dataclass(frozen=True)
+class StatementFact:
+    """The employer's statement and defence after the demand (cases.statements)."""
+
+    kind: str  # "statement" | "none_made"
+    received_on: date
+    reviewed_on: date | None  # a "none_made" record needs no review
+
+
+@dataclass(frozen=True)
+class ChallengeFact:
+    """An open administrative reconsideration or lawsuit (cases.holds)."""
+
+    kind: str  # "reconsideration" | "lawsuit"
+    filed_on: date
+    reference: str
+
+
+@dataclass(frozen=True)
+class DeferralFact:
+    """A force-majeure deferral in force on the night decided, or the next one ahead (cases.holds)."""
+
+    starts_on: date
+    ends_on: date
+    approval_reference: str
+
+
+@dataclass(frozen=True)
+class AgreementFact:
+    """The case's latest deferred-payment agreement as it stands that night (cases.agreements)."""
+
+    agreement_id: int
+    signed_on: date
+    status: str  # "active" | "completed" | "breached" | "cancelled"
+    next_due_on: date | None  # the first instalment not yet paid in full
+    missed_on: date | None  # breached: the due date of the first instalment missed
+
+
+@dataclass(frozen=True)
 class CaseFacts:
     case_id: int
     status: str  # one of STATUSES
@@ -76,6 +114,11 @@ class CaseFacts:
     # The earliest date after ``as_of`` on which a dated fact already on record takes effect
     # (a payment, a service date, a response entered ahead): the decision may change that day.
     upcoming_on: date | None = None
+    # The enforcement track.
+    statement: StatementFact | None = None  # the latest statement record
+    challenge: ChallengeFact | None = None  # the earliest open challenge
+    deferral: DeferralFact | None = None
+    agreement: AgreementFact | None = None
 
 
 @dataclass(frozen=True)
