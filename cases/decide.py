@@ -75,7 +75,7 @@ class ChallengeFact:
 
 @dataclass(frozen=True)
 class DeferralFact:
-    """A force-majeure deferral in force on the night decided, or the next one ahead (cases.holds)."""
+    """A force-majeure deferral in force that night, or the next one ahead (cases.holds)."""
 
     starts_on: date
     ends_on: date

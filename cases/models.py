@@ -362,8 +362,8 @@ class Instalment(SQLModel, table=True):
 
 
 class LegalChallenge(SQLModel, table=True):
-    """Administrative reconsideration (行政复议) or lawsuit (行政诉讼) against the agency's decision:
-    enforcement is frozen while one is open."""
+    """Administrative reconsideration (行政复议) or lawsuit (行政诉讼) against the agency's
+    decision: enforcement is frozen while one is open."""
 
     __tablename__ = "legal_challenge"
 
