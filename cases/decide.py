@@ -18,14 +18,10 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Literal
 
-from cases.policy import (
-    AFTER_DEMAND_KINDS,
-    ENFORCEMENT_KINDS,
-    Anchor,
-    Guard,
-    Policy,
-    Step,
-)
+from cases.policy import Anchor, Guard, Policy, Step
+from cases.preconditions import missing as missing_preconditions
+from cases.preconditions import served_on as _served_on
+from cases.preconditions import step_deadline
 from cases.workdays import UnknownCalendarYear
 
 Action = Literal[
@@ -34,7 +30,6 @@ Action = Literal[
 STATUSES = ("open", "promised", "disputed", "on_hold", "closed_paid", "written_off")
 
 _ONE_DAY = timedelta(days=1)
-_COURT_NOTICE_DAYS = 10  # Administrative Compulsion Law art. 54
 
 
 @dataclass(frozen=True)
@@ -233,29 +228,12 @@ def judge(facts: CaseFacts, as_of: date, policy: Policy, kind: str) -> Decision:
     return decision
 
 
-def step_deadline(record: StepRecord, step: Step, policy: Policy) -> date | None:
-    """The employer's deadline under ``record``, counted from service; None until served.
-
-    May raise ``UnknownCalendarYear``.
-    """
-    served = _served_on(record, step)
-    if step.deadline_days is None or served is None:
-        return None
-    return policy.deadline(served, step.deadline_days)
-
-
 def evaluate_guard(guard: Guard, facts: CaseFacts, as_of: date, policy: Policy) -> tuple[bool, str]:
     """Whether ``guard`` holds for the case tonight, and a phrase stating the facts it read.
 
     May raise ``UnknownCalendarYear`` (``refusing`` counts the demand's deadline).
     """
     return _Ladder(facts, as_of, policy).check(guard)
-
-
-def _served_on(record: StepRecord, step: Step) -> date | None:
-    if record.served_on is not None or step.requires_service:
-        return record.served_on
-    return record.taken_on
 
 
 def _yuan(fen: int) -> str:
@@ -299,7 +277,7 @@ class _Ladder:
         return self._decide("wait", None, "no rung left to take; an officer reviews the case")
 
     def _consider(self, step: Step) -> Decision | None:
-        gates = [self._gate(anchor) for anchor in self._anchors(step)]
+        gates = [self._gate(anchor) for anchor in step.after]
         if step.day is not None:
             first = self.facts.first_overdue_on
             why = f"day {step.day} since first overdue {first}"
@@ -309,6 +287,12 @@ class _Ladder:
         missing = [why for gate_due, why in gates if gate_due is None]
         if missing:
             return self._decide("wait", step, f"waits: {missing[0]}")
+        # The law's preconditions (cases.preconditions): one whose day has not come is a gate
+        # like the policy's; one waiting for a fact, or that can never hold again, blocks.
+        for lacking in missing_preconditions(self.facts, self.as_of, self.policy, step.kind):
+            if lacking.verdict.from_day is None:
+                return self._decide("wait", step, f"blocked: {lacking.reason()}")
+            gates.append((lacking.verdict.from_day, lacking.reason()))
         due, why = max(((d, w) for d, w in gates if d is not None), key=lambda g: g[0])
         if self.as_of < due:
             return self._decide("wait", step, f"waits until {due}: {why}", due_on=due)
@@ -354,18 +338,6 @@ class _Ladder:
         return self._decide(
             "take_step", step, due_text, due_on=due, deadline_on=deadline_on, channel=channel
         )
-
-    def _anchors(self, step: Step) -> list[Anchor]:
-        anchors = list(step.after)
-        legal = []
-        if step.kind in ENFORCEMENT_KINDS:
-            legal.append(Anchor("order_to_pay", "deadline"))
-        if step.kind in AFTER_DEMAND_KINDS:
-            legal.append(Anchor("enforcement_demand", "deadline"))
-        if step.kind == "court_application":
-            legal.append(Anchor("enforcement_demand", "served", _COURT_NOTICE_DAYS))
-        anchors += [a for a in legal if a not in anchors]
-        return anchors
 
     def _gate(self, anchor: Anchor) -> _Gate:
         target = self.policy.find(anchor.step)

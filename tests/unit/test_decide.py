@@ -17,6 +17,7 @@ from cases.decide import (
     CaseFacts,
     Decision,
     PromiseFact,
+    StatementFact,
     StepRecord,
     decide,
     evaluate_guard,
@@ -44,6 +45,14 @@ DEMAND_TAKEN, DEMAND_SERVED = date(2026, 10, 19), date(2026, 10, 20)
 # Demand served Tue 20 Oct: 21, 22, 23 (3); 26–30 (8); Mon 2 Nov (9); Tue 3 Nov (10).
 DEMAND_DEADLINE = date(2026, 11, 3)
 AFTER_DEMAND = date(2026, 11, 4)
+# The employer made no statement by the demand's deadline, and an officer recorded so.
+NO_STATEMENT = StatementFact("none_made", DEMAND_DEADLINE, None)
+# The order served 28 Sep 2026 may be appealed by lawsuit for 6 months: to Sun 28 Mar 2027, so
+# Mon 29 Mar; the court may be asked from Tue 30 Mar 2027 for 3 months (art. 53).
+COURT_OPENS = date(2027, 3, 30)
+# The chinese_calendar package and the shipped holiday file know no 2027 yet; these tests use a
+# test calendar for 2027 with weekends only (not the State Council's schedule).
+TEST_2027 = '[years.2027]\nsource = "test calendar: weekends only"\nholidays = []\nworkdays = []\n'
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +63,9 @@ def policy(tmp_path_factory: pytest.TempPathFactory) -> Policy:
         for name in step["templates"]:
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).touch()
-    return load_policy(default_policy_path(), templates_dir=root)
+    holidays = root / "holidays.toml"
+    holidays.write_text(TEST_2027, encoding="utf-8")
+    return load_policy(default_policy_path(), templates_dir=root, calendar=WorkCalendar(holidays))
 
 
 def facts(**changes: object) -> CaseFacts:
@@ -75,6 +86,7 @@ def facts(**changes: object) -> CaseFacts:
         bank_balance=None,
         collateral_provided=False,
         approvals={},
+        statement=NO_STATEMENT,
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -333,7 +345,8 @@ def test_deadline_into_an_unknown_year_defers(policy: Policy) -> None:
     # 10 working days from Tue 22 Dec 2026 reach into January 2027, which nobody knows yet.
     served = date(2026, 12, 22)
     steps = history(6, order_to_pay=rec("order_to_pay", date(2026, 12, 18), served))
-    decision = decide(facts(steps=steps), date(2026, 12, 31), policy)
+    shipped = replace(policy, calendar=WorkCalendar())
+    decision = decide(facts(steps=steps), date(2026, 12, 31), shipped)
     assert (decision.action, kind(decision)) == ("defer", "enforcement_demand")
     assert decision.missing_calendar_year == 2027
     assert "[years.2027]" in decision.reason
@@ -442,19 +455,32 @@ def test_transfer_only_for_malicious_or_refusing(policy: Policy) -> None:
 # -- rung 10: court application
 
 
-def test_court_application_requested_after_demand(policy: Policy) -> None:
-    decision = decide(facts(steps=history(9), bank_balance=0), date(2026, 11, 10), policy)
-    assert (decision.action, kind(decision), decision.due_on) == (
-        "request_approval",
-        "court_application",
-        AFTER_DEMAND,
-    )
+def test_court_application_waits_for_the_appeal_periods(policy: Policy) -> None:
+    early = decide(facts(steps=history(9), bank_balance=0), date(2026, 11, 10), policy)
+    assert (early.action, kind(early), early.due_on) == ("wait", "court_application", COURT_OPENS)
+    assert "precondition 'appeal_periods_closed'" in early.reason
+    assert "may still appeal the order to pay until 2027-03-29" in early.reason
+
+
+def test_court_application_requested_once_the_appeal_periods_closed(policy: Policy) -> None:
+    decision = decide(facts(steps=history(9), bank_balance=0), COURT_OPENS, policy)
+    assert (decision.action, kind(decision)) == ("request_approval", "court_application")
 
 
 def test_court_application_taken_once_approved(policy: Policy) -> None:
     case = facts(steps=history(9), approvals={"court_application": "approved"})
-    decision = decide(case, date(2026, 11, 10), policy)
+    decision = decide(case, COURT_OPENS, policy)
     assert (decision.action, kind(decision)) == ("take_step", "court_application")
+
+
+def test_court_application_blocked_for_good_once_its_window_closed(policy: Policy) -> None:
+    # Opens 30 Mar 2027; 3 months from the appeal period's last day (29 Mar) run to 29 Jun.
+    case = facts(steps=history(9), approvals={"court_application": "approved"})
+    assert decide(case, date(2027, 6, 29), policy).action == "take_step"
+    late = decide(case, date(2027, 6, 30), policy)
+    assert (late.action, kind(late), late.due_on) == ("wait", "court_application", None)
+    assert "precondition 'court_window_open'" in late.reason
+    assert "closed on 2027-06-29" in late.reason
 
 
 @pytest.mark.parametrize(
@@ -467,19 +493,20 @@ def test_court_application_taken_once_approved(policy: Policy) -> None:
 def test_court_waits_on_payment_or_collateral(
     policy: Policy, change: dict[str, object], words: str
 ) -> None:
-    decision = decide(facts(steps=history(9), **change), date(2026, 11, 10), policy)
+    decision = decide(facts(steps=history(9), **change), COURT_OPENS, policy)
     assert (decision.action, kind(decision), decision.due_on) == ("wait", "court_application", None)
     assert words in decision.reason
 
 
 def test_payment_before_the_demand_does_not_stop_court(policy: Policy) -> None:
     case = facts(steps=history(9), last_payment_on=DEMAND_TAKEN - timedelta(1))
-    assert decide(case, date(2026, 11, 10), policy).action == "request_approval"
+    assert decide(case, COURT_OPENS, policy).action == "request_approval"
 
 
 def test_court_not_before_ten_days_after_demand_service(policy: Policy) -> None:
     # A policy giving the demand only 3 days and timing court on that deadline alone still may
-    # not apply before art. 54's 10 days from service: 20 Oct + 10 working days = 3 Nov.
+    # not apply before art. 54's 10 days from service. The demand here was served late, on Thu
+    # 25 Mar 2027: 26 (1); 29, 30, 31 Mar, 1, 2 Apr (6); 5–8 Apr (10) in the test calendar.
     steps = []
     for s in policy.steps:
         if s.kind == "enforcement_demand":
@@ -488,11 +515,20 @@ def test_court_not_before_ten_days_after_demand_service(policy: Policy) -> None:
             s = replace(s, after=(Anchor("enforcement_demand", "deadline"),))
         steps.append(s)
     short = replace(policy, steps=tuple(steps))
-    case = facts(steps=history(9))
-    early = decide(case, date(2026, 10, 30), short)
-    assert (early.action, kind(early), early.due_on) == ("wait", "court_application", AFTER_DEMAND)
-    assert "10 days run to 2026-11-03" in early.reason
-    assert decide(case, AFTER_DEMAND, short).action == "request_approval"
+    demand = rec("enforcement_demand", date(2027, 3, 24), date(2027, 3, 25))
+    case = facts(
+        steps=history(9, enforcement_demand=demand),
+        statement=StatementFact("none_made", date(2027, 3, 31), None),
+    )
+    early = decide(case, date(2027, 4, 2), short)
+    assert (early.action, kind(early), early.due_on) == (
+        "wait",
+        "court_application",
+        date(2027, 4, 9),
+    )
+    assert "precondition 'demand_ten_days'" in early.reason
+    assert "10 days run to 2027-04-08" in early.reason
+    assert decide(case, date(2027, 4, 9), short).action == "request_approval"
 
 
 def test_ladder_exhausted(policy: Policy) -> None:
