@@ -33,6 +33,7 @@ from cases.notices import SERVICE_METHODS
 from cases.promises import PROMISE_MAX_DAYS, Receipt, record_payment, record_promise
 from cases.queue import TimelineEntry, case_timeline
 from cases.refusals import NOTE_MAX, ActionRefused
+from cases.statements import record_statement, review_statement
 
 __all__ = [
     "CALL_OUTCOMES",
@@ -62,9 +63,11 @@ __all__ = [
     "record_payment",
     "record_promise",
     "record_service",
+    "record_statement",
     "release_case",
     "request_step",
     "resolve_dispute",
+    "review_statement",
     "schedule_interview",
     "unmark_case",
 ]

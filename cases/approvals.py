@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from cases.access import Actor
+from cases.enforcement import require_step
 from cases.messages import N_, Term, Terms
 from cases.models import ApprovalRequest, Case, Employer, Notice
 from cases.policy import Policy
@@ -39,7 +40,11 @@ def request_step(
     reason: str,
     policy: Policy,
 ) -> ApprovalRequest:
-    """Ask a supervisor to approve an enforcement rung for the case ahead of the nightly run."""
+    """Ask a supervisor to approve an enforcement rung for the case ahead of the nightly run.
+
+    Asking is preparation, not the decision: the rung's legal preconditions are checked when a
+    supervisor approves it and again when the nightly run takes it (``cases.enforcement``).
+    """
     case = acting_on(session, actor, case_id, doing=N_("request an enforcement step"))
     gated = gated_steps(policy)
     if step not in gated:
@@ -149,8 +154,12 @@ def decide_approval(
     request_id: int,
     approve: bool,
     reason: str,
+    policy: Policy,
 ) -> ApprovalRequest:
-    """A supervisor approves or rejects a request; an approved write-off writes the case off."""
+    """A supervisor approves or rejects a request; an approved write-off writes the case off.
+
+    Approving an enforcement step checks its legal preconditions again, as the case stands now.
+    """
     doing = N_("approve or reject an enforcement step")
     case = acting_on(session, actor, case_id, doing=doing, roles=SUPERVISORS)
     request = session.get(ApprovalRequest, request_id)
@@ -184,6 +193,8 @@ def decide_approval(
             step=Term("step", request.step, request.step),
         )
     why = text("reason", reason)
+    if approve and request.step != WRITE_OFF:
+        require_step(session, case_id, request.step, today=today, policy=policy, field="request")
     verdict = "approved" if approve else "rejected"
     request.status = verdict
     request.decided_by = actor.username

@@ -19,6 +19,12 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, month_lengths.monthrange(year, month)[1]))
 
 
+def lawsuit_period_ends(decision_served_on: date, calendar: WorkCalendar) -> date:
+    """The last day to sue against a decision served on ``decision_served_on``: 6 months on,
+    moved to the next working day when that day is not one."""
+    return calendar.next_workday(add_months(decision_served_on, LAWSUIT_MONTHS))
+
+
 def court_window(decision_served_on: date, calendar: WorkCalendar) -> tuple[date, date]:
     """(first day, last day) on which the agency may apply to the court on a decision served on
     ``decision_served_on``: from the day after the lawsuit period (the longer appeal period) ends,

@@ -26,6 +26,7 @@ from cases.models import (
 )
 from cases.policy import Policy
 from cases.review import COLLATERAL_EVENTS, RESPONSE_EVENTS, due_for_review, keep_dates
+from cases.statements import load_statement_facts
 from cases.states import CLOSED
 
 BATCH = 2000
@@ -184,6 +185,7 @@ def build_facts(
         ):
             approvals[a.case_id][a.step] = a.status  # the latest request per step counts
 
+    statements = load_statement_facts(session, case_ids, as_of)
     facts = []
     for head in heads:
         book = books[head.employer_id]
@@ -223,6 +225,7 @@ def build_facts(
                 collateral_provided=head.case_id in collateral,
                 approvals=dict(approvals.get(head.case_id, {})),
                 upcoming_on=upcoming.get(head.case_id),
+                statement=statements.get(head.case_id),
             )
         )
     return facts

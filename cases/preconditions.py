@@ -29,7 +29,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from cases.deadlines import court_window
+from cases.deadlines import (
+    COURT_MONTHS,
+    LAWSUIT_MONTHS,
+    add_months,
+    court_window,
+    lawsuit_period_ends,
+)
 from cases.policy import AFTER_DEMAND_KINDS, ENFORCEMENT_KINDS
 
 if TYPE_CHECKING:
@@ -201,10 +207,13 @@ def _order_window(situation: Situation) -> tuple[date, date] | Verdict:
 
 
 def _appeal_periods_closed(situation: Situation) -> Verdict:
-    window = _order_window(situation)
-    if isinstance(window, Verdict):
-        return window
-    opens, _ = window
+    record, step, why = _record(situation, ORDER)
+    if record is None or step is None:
+        return Verdict(False, why)
+    served = served_on(record, step)
+    if served is None:
+        return Verdict(False, f"{ORDER} issued {record.taken_on}, not yet served")
+    opens = lawsuit_period_ends(served, situation.policy.calendar) + _ONE_DAY
     if situation.as_of < opens:
         detail = f"the employer may still appeal the order to pay until {opens - _ONE_DAY}"
         return Verdict(False, detail, from_day=opens)
@@ -212,6 +221,14 @@ def _appeal_periods_closed(situation: Situation) -> Verdict:
 
 
 def _court_window_open(situation: Situation) -> Verdict:
+    record, step, _ = _record(situation, ORDER)
+    served = served_on(record, step) if record is not None and step is not None else None
+    if served is not None:
+        # The window's last day is at least this day; only a later night needs the calendar
+        # of the year the window ends in to know whether a holiday moves it.
+        earliest_close = add_months(add_months(served, LAWSUIT_MONTHS), COURT_MONTHS)
+        if situation.as_of <= earliest_close:
+            return Verdict(True, f"the window to apply runs at least to {earliest_close}")
     window = _order_window(situation)
     if isinstance(window, Verdict):
         return window

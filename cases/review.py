@@ -40,6 +40,7 @@ from cases.models import (
     Case,
     CaseEvent,
     Employer,
+    EmployerStatement,
     EscalationRun,
     Notice,
     Payment,
@@ -67,7 +68,7 @@ RESPONSE_EVENTS = frozenset(
 COLLATERAL_EVENTS = frozenset({"collateral_registered"})
 FACT_EVENTS = RESPONSE_EVENTS | COLLATERAL_EVENTS
 # Whole rows decide reads, by case or by employer (a payment moves all of an employer's cases).
-BY_CASE = (PromiseToPay, ApprovalRequest, BankInquiry)
+BY_CASE = (PromiseToPay, ApprovalRequest, BankInquiry, EmployerStatement)
 BY_EMPLOYER = (Payment, Allocation, ArrearsItem)
 
 # The review date of a case only a new fact can move (waiting for a letter's service, for a
@@ -162,7 +163,7 @@ def _collect(session: OrmSession, flush_context: UOWTransaction, instances: Any)
     cases: set[int] = set()
     employers: set[int] = set()
     for obj in session.new:
-        if isinstance(obj, Notice | PromiseToPay | ApprovalRequest | BankInquiry):
+        if isinstance(obj, (Notice, *BY_CASE)):
             cases.add(obj.case_id)
         elif isinstance(obj, CaseEvent):
             if obj.kind in FACT_EVENTS:
@@ -184,7 +185,7 @@ def _collect(session: OrmSession, flush_context: UOWTransaction, instances: Any)
         elif isinstance(obj, BY_EMPLOYER):
             employers.add(obj.employer_id)
     for obj in session.deleted:
-        if isinstance(obj, Notice | CaseEvent | BY_CASE):
+        if isinstance(obj, (Notice, CaseEvent, *BY_CASE)):
             cases.add(obj.case_id)
         elif isinstance(obj, BY_EMPLOYER):
             employers.add(obj.employer_id)

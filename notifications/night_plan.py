@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, update
@@ -26,11 +26,12 @@ from cases import review
 from cases.bulk import among, insert_rows, table
 from cases.casework import event_row
 from cases.decide import CaseFacts, Decision, decide, review_after_step
+from cases.enforcement import blocking
 from cases.facts import BATCH, CaseHead, build_facts, open_case_heads
 from cases.models import ApprovalRequest, Case, CaseEvent, Notice, OfficerTask, PromiseToPay, utcnow
 from cases.money import format_grouped
 from cases.notices import document_types, letter_key, message_key, notice_row, step_event_row
-from cases.policy import Policy, Step
+from cases.policy import ENFORCEMENT_KINDS, Policy, Step
 from cases.states import CaseStatus, transition
 from notifications.letter_context import chinese_date
 from notifications.texts import agency_context, render_text
@@ -106,6 +107,18 @@ class NightPlan:
         decision: Decision,
     ) -> None:
         step, summary = decision.step, self.summary
+        if decision.action == "take_step" and step is not None and step.kind in ENFORCEMENT_KINDS:
+            # At the moment of writing the notice, the law's preconditions once more, against
+            # the case as the store holds it now (cases.enforcement).
+            lacking = blocking(
+                session, head.case_id, step.kind, today=self.as_of, policy=self.policy
+            )
+            if lacking:
+                summary.failures.append(
+                    f"case {head.case_id}: {step.kind} not taken: {lacking[0].reason()}"
+                )
+                batch.reviews[head.case_id] = self.as_of + timedelta(days=1)  # look again
+                return
         if decision.action == "take_step" and step is not None:
             channel = decision.channel or step.channel
             self._take(batch, keys, head, facts, step, channel, decision.reason)

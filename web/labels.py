@@ -80,6 +80,30 @@ LABELS: dict[str, dict[str, str]] = {
         "canceled": N_("Canceled"),
         "read": N_("Read"),
     },
+    "statement": {
+        "statement": N_("A statement was made"),
+        "none_made": N_("No statement was made in time"),
+    },
+    "review": {
+        "upheld": N_("Upheld"),
+        "partly": N_("Partly upheld"),
+        "dismissed": N_("Dismissed"),
+    },
+    # What the law requires before an enforcement step (cases.preconditions).
+    "precondition": {
+        "order_served": N_("the order to pay was served"),
+        "order_deadline_passed": N_("the order to pay's time limit has run out"),
+        "demand_served": N_("the written demand was served"),
+        "demand_deadline_passed": N_("the written demand's deadline has passed"),
+        "statement_heard": N_(
+            "the employer's statement was recorded and reviewed, or its absence recorded"
+        ),
+        "demand_ten_days": N_("the written demand was served at least 10 days before"),
+        "appeal_periods_closed": N_("the periods to appeal the order to pay have closed"),
+        "court_window_open": N_("the 3 months to apply to the court have not run out"),
+        "no_open_challenge": N_("no reconsideration or lawsuit is pending"),
+        "no_deferral": N_("no force-majeure deferral is in force"),
+    },
     "insurance": {
         "pension": N_("Pension"),
         "medical": N_("Medical"),

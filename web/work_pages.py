@@ -181,6 +181,7 @@ def decide(
                 request_id=request_id,
                 approve=verdict == "approve",
                 reason=reason,
+                policy=app.policy,
             )
     except actions.ActionRefused as exc:
         with app.session() as session:

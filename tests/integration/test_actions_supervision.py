@@ -205,11 +205,32 @@ def test_forced_transfer_driven_by_the_officers_and_approved_by_the_supervisor(w
         night = w.night(day(n))
         assert night.approvals_requested == 0
     assert "forced_transfer" not in w.steps(w.a)
-    decide = {"case_id": w.a, "today": day(demand_day + 30), "request_id": request.id}
+    decide = {
+        "case_id": w.a,
+        "today": day(demand_day + 30),
+        "request_id": request.id,
+        "policy": w.store.policy,
+    }
     with pytest.raises(NotAllowed, match=r"only a supervisor may approve or reject"):
         w.act(actions.decide_approval, actor=w.officer, **decide, approve=True, reason="x")
     with pytest.raises(ActionRefused, match=r"^reason: required"):
         w.act(actions.decide_approval, actor=w.supervisor, **decide, approve=True, reason="")
+    # Deciding to enforce needs the employer heard first (Administrative Compulsion Law art. 36).
+    with pytest.raises(
+        ActionRefused,
+        match=r"^request: forced_transfer is not allowed yet: the employer's statement and "
+        r"defence .* were recorded and reviewed, or it was recorded that none was made "
+        r"\(Administrative Compulsion Law art. 36\); nothing recorded since the demand of ",
+    ):
+        w.act(actions.decide_approval, actor=w.supervisor, **decide, approve=True, reason="x")
+    w.act(
+        actions.record_statement,
+        **at,
+        today=day(demand_day + 30),
+        kind="none_made",
+        received_on=day(demand_day + 30),
+        summary="催告书期限内未收到陈述、申辩",
+    )
     w.park(w.a)
     w.act(actions.decide_approval, actor=w.supervisor, **decide, approve=True, reason="证据充分")
     (granted,) = w.events(w.a, "approval_granted")
@@ -247,6 +268,7 @@ def test_an_enforcement_request_is_refused_with_the_reason(w: World) -> None:
     first = w.act(actions.request_step, **at, step="collateral_demand", reason="余额不足")
     w.act(
         actions.decide_approval,
+        policy=w.store.policy,
         actor=w.supervisor,
         case_id=w.a,
         today=day(21),
@@ -259,6 +281,7 @@ def test_an_enforcement_request_is_refused_with_the_reason(w: World) -> None:
     with pytest.raises(ActionRefused, match=rf"^request: case {w.b} has no approval request"):
         w.act(
             actions.decide_approval,
+            policy=w.store.policy,
             actor=w.supervisor,
             case_id=w.b,
             today=day(21),
@@ -299,6 +322,7 @@ def test_a_write_off_approved_ends_the_case(w: World) -> None:
     w.park(w.a)
     w.act(
         actions.decide_approval,
+        policy=w.store.policy,
         actor=w.supervisor,
         case_id=w.a,
         today=day(6),
@@ -339,10 +363,18 @@ def test_whoever_asked_does_not_decide(w: World) -> None:
     with pytest.raises(
         ActionRefused, match=r"^request: you asked for write_off yourself: another supervisor"
     ):
-        w.act(actions.decide_approval, actor=w.supervisor, **decide, approve=True)
+        w.act(
+            actions.decide_approval,
+            policy=w.store.policy,
+            actor=w.supervisor,
+            **decide,
+            approve=True,
+        )
     with w.store.session() as session:
         deputy = add_user(session, "deputy", "supervisor", ["和平区"])
-    decided = w.act(actions.decide_approval, actor=deputy, **decide, approve=False)
+    decided = w.act(
+        actions.decide_approval, policy=w.store.policy, actor=deputy, **decide, approve=False
+    )
     assert (decided.status, decided.decided_by) == ("rejected", "deputy")
     officers = w.act(
         actions.propose_write_off, actor=w.officer, case_id=w.a, today=day(7), reason="已注销"
@@ -350,6 +382,7 @@ def test_whoever_asked_does_not_decide(w: World) -> None:
     assert officers.requested_by == "officer1"  # the officer's request: the chief decides it
     w.act(
         actions.decide_approval,
+        policy=w.store.policy,
         actor=w.supervisor,
         **{**decide, "request_id": officers.id},
         approve=False,

@@ -2,8 +2,10 @@
 
 The cases cover the ladder's turns: an SMS reminder and one by letter (no mobile), a broken
 promise, a partial payment, a dispute that holds escalation, a malicious employer whose forced
-transfer waits for a supervisor's approval. To accept a deliberate change of behaviour, run with
-UPDATE_GOLDEN=1 and review the diff of the golden file.
+transfer waits for the officer's record that it made no statement and for a supervisor's
+approval, and whose court application waits for the appeal periods against the order to pay. To
+accept a deliberate change of behaviour, run with UPDATE_GOLDEN=1 and review the diff of the
+golden file.
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from typer.testing import CliRunner
 from arrears.cli import app
 from arrears.simulation import serve_by_post
 from arrears.wiring import App
-from cases.models import ApprovalRequest, BankInquiry, Case, CaseEvent, Employer, PromiseToPay
+from cases.models import (
+    ApprovalRequest,
+    BankInquiry,
+    Case,
+    CaseEvent,
+    Employer,
+    EmployerStatement,
+    PromiseToPay,
+)
 from cases.states import CaseStatus, transition
 from tests.factories import CODES, ledger_row, write_ledger, write_payments
 
@@ -175,6 +185,16 @@ def _happenings(
                     account_number="62166012345",
                     balance_fen=50_000_000,
                     inquired_on=day,
+                    recorded_by="officer1",
+                )
+            )
+        if n == 95:  # F's demand deadline (day 94) passed with nothing said: the officer records it
+            session.add(
+                EmployerStatement(
+                    case_id=f,
+                    kind="none_made",
+                    received_on=day,
+                    summary="no statement or defence received by the demand's deadline",
                     recorded_by="officer1",
                 )
             )

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from arrears.cli import app
 from arrears.wiring import App
-from cases.models import ApprovalRequest, BankInquiry, Case, Notice
+from cases.models import ApprovalRequest, BankInquiry, Case, EmployerStatement, Notice
 from cases.numerals import capital_yuan
 from cases.policy import STEP_KINDS
 from notifications.letters import LetterDetails
@@ -67,7 +67,9 @@ def _unlock_every_step(store: App, case_id: int) -> None:
     with store.session() as session:
         session.execute(update(Case).where(col(Case.id) == case_id).values(stage=6, malicious=True))
         for step, level, issued, served in (
-            ("order_to_pay", 6, date(2026, 10, 8), date(2026, 10, 9)),
+            # Served in May: the 6 months to appeal it by lawsuit ran out on 11 Nov, so the
+            # court may be asked from 12 Nov (Administrative Compulsion Law art. 53).
+            ("order_to_pay", 6, date(2026, 5, 8), date(2026, 5, 11)),
             ("enforcement_demand", 7, date(2026, 10, 26), date(2026, 10, 27)),
         ):
             session.add(
@@ -91,6 +93,15 @@ def _unlock_every_step(store: App, case_id: int) -> None:
                 account_number="6216601234567890",
                 balance_fen=900_000_000,
                 inquired_on=date(2026, 11, 10),
+                recorded_by="officer1",
+            )
+        )
+        session.add(
+            EmployerStatement(
+                case_id=case_id,
+                kind="none_made",
+                received_on=date(2026, 11, 11),
+                summary="催告书期限内未收到陈述、申辩",
                 recorded_by="officer1",
             )
         )
