@@ -21,6 +21,7 @@ from cases.models import (
     ApprovalRequest,
     BankInquiry,
     Employer,
+    EmployerStatement,
     OfficerTask,
     Payment,
     PromiseToPay,
@@ -66,6 +67,7 @@ class CaseView:
     approvals: list[ApprovalRequest]
     tasks: list[OfficerTask]
     inquiries: list[BankInquiry]
+    statements: list[EmployerStatement]  # the employer's statements after the demand
     timeline: list[TimelineEntry]
 
     @property
@@ -79,6 +81,10 @@ class CaseView:
     @property
     def open_tasks(self) -> list[OfficerTask]:
         return [t for t in self.tasks if t.status == "open"]
+
+    @property
+    def unreviewed_statements(self) -> list[EmployerStatement]:
+        return [s for s in self.statements if s.kind == "statement" and s.reviewed_on is None]
 
     @property
     def letters(self) -> list[TimelineEntry]:
@@ -145,6 +151,11 @@ def case_view(
             BankInquiry,
             col(BankInquiry.case_id) == case.id,
             order=col(BankInquiry.inquired_on).desc(),
+        ),
+        statements=rows(
+            EmployerStatement,
+            col(EmployerStatement.case_id) == case.id,
+            order=col(EmployerStatement.id).desc(),
         ),
         timeline=case_timeline(session, actor, case.id),
     )

@@ -189,6 +189,27 @@ ACTIONS: dict[str, Action] = {
             "policy": a.policy,
         },
     ),
+    "statement": Action(
+        N_("Record the employer's statement"),
+        N_("Statement recorded."),
+        actions.record_statement,
+        lambda f, a: {
+            "kind": _text(f, "kind"),
+            "received_on": _date(f, "received_on"),
+            "summary": _text(f, "summary"),
+            "policy": a.policy,
+        },
+    ),
+    "review-statement": Action(
+        N_("Review the employer's statement"),
+        N_("Review recorded."),
+        actions.review_statement,
+        lambda f, a: {
+            "statement_id": _id(f, "statement_id"),
+            "outcome": _text(f, "outcome"),
+            "note": _text(f, "note"),
+        },
+    ),
     "enforcement": Action(
         N_("Request an enforcement step"),
         N_("Request sent to a supervisor."),

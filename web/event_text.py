@@ -279,6 +279,28 @@ def _bank_inquiry(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> str
     )
 
 
+def _statement(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> str:
+    _need(d, "received_on")
+    if e.kind == "statement_none_made":
+        what = reader.say(
+            N_("No statement or defence made by {day}"), day=reader.day(d["received_on"])
+        )
+    else:
+        what = reader.say(
+            N_("The employer's statement and defence of {day} recorded"),
+            day=reader.day(d["received_on"]),
+        )
+    return what
+
+
+def _statement_reviewed(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> str:
+    _need(d, "outcome")
+    what = reader.say(
+        N_("Statement reviewed: {outcome}"), outcome=reader._(label("review", d["outcome"]))
+    )
+    return _with_note(reader, what, d.get("note"))
+
+
 def _notice_served(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> str:
     what = reader.say(
         N_("{number} served on {day} ({method})"),
@@ -508,6 +530,9 @@ _BY_KIND: dict[str, _Describer] = {
     "interview_attended": _interview_held,
     "interview_missed": _interview_held,
     "bank_inquiry_recorded": _bank_inquiry,
+    "statement_recorded": _statement,
+    "statement_none_made": _statement,
+    "statement_reviewed": _statement_reviewed,
     "notice_served": _notice_served,
     "letter_issued": _letter_issued,
     "case_reassigned": _case_reassigned,
