@@ -13,7 +13,7 @@ from arrears.cli.letters import letters_app
 from arrears.cli.nightly import runs_app, simulate
 from arrears.cli.notices import notices_app, serve, tasks_app
 from arrears.cli.sample import sample_app
-from arrears.cli.store import import_ledger, import_payments, init
+from arrears.cli.store import import_bank_replies, import_ledger, import_payments, init
 from arrears.cli.targets import targets_app
 from arrears.cli.users import users_app
 
@@ -29,6 +29,7 @@ app = typer.Typer(
 app.command()(init)
 app.command("import-ledger")(import_ledger)
 app.command("import-payments")(import_payments)
+app.command("import-bank-replies")(import_bank_replies)
 app.command()(escalate)
 app.add_typer(cases_app, name="cases")
 app.add_typer(policy_app, name="policy")
