@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from arrears.cli.cases import cases_app, escalate, policy_app
+from arrears.cli.enforcement import disclosure, fines_app, transfers_app
 from arrears.cli.letters import letters_app
 from arrears.cli.nightly import runs_app, simulate
 from arrears.cli.notices import notices_app, serve, tasks_app
@@ -42,5 +43,8 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(sample_app, name="sample")
 app.add_typer(users_app, name="users")
 app.add_typer(targets_app, name="targets")
+app.add_typer(transfers_app, name="transfers")
+app.add_typer(fines_app, name="fines")
+app.command()(disclosure)
 
 __all__ = ["app"]
