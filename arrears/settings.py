@@ -48,6 +48,7 @@ class Agency(BaseModel):
             "collateral_demand": "担",
             "deferred_payment_agreement": "缓协",
             "court_application": "执申",
+            "fine_decision": "罚决",
         }
     )
 

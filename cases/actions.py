@@ -7,8 +7,8 @@ may see the case (``CaseNotFound``) and act (``NotAllowed``), refuses bad input 
 through ``cases.states.transition``. The caller commits: the session is the unit of work.
 
 The work is split by noun: contacts (calls, notes, interviews, bank inquiries, service), flags,
-disputes, promises and receipts, approvals, assignment; giving a case back is ``cases.claims``'s
-and the timeline ``cases.queue``'s.
+disputes, promises and receipts, approvals, assignment, forced-transfer results; giving a case
+back is ``cases.claims``'s and the timeline ``cases.queue``'s.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from cases.promises import PROMISE_MAX_DAYS, Receipt, record_payment, record_pro
 from cases.queue import TimelineEntry, case_timeline
 from cases.refusals import NOTE_MAX, ActionRefused
 from cases.statements import record_statement, review_statement
+from cases.transfers import TRANSFER_RESULTS, record_transfer_execution
 
 __all__ = [
     "CALL_OUTCOMES",
@@ -43,6 +44,7 @@ __all__ = [
     "NOTE_MAX",
     "PROMISE_MAX_DAYS",
     "SERVICE_METHODS",
+    "TRANSFER_RESULTS",
     "WRITE_OFF",
     "ActionRefused",
     "CaseNotFound",
@@ -64,6 +66,7 @@ __all__ = [
     "record_promise",
     "record_service",
     "record_statement",
+    "record_transfer_execution",
     "release_case",
     "request_step",
     "resolve_dispute",

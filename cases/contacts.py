@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from cases.access import Actor
+from cases.fields import ACCOUNT_DIGITS, compact_account
 from cases.messages import N_, Term
 from cases.models import BankInquiry, CaseEvent, Notice, OfficerTask, utcnow
 from cases.money import format_yuan
@@ -34,7 +35,6 @@ from cases.refusals import (
 
 CALL_OUTCOMES = ("answered", "no_answer", "refused", "wrong_number", "left_message")
 INTERVIEW_OUTCOMES = ("attended", "not_attended")
-ACCOUNT_DIGITS = (8, 30)
 # Service leaves a receipt (送达回证) except by public announcement, which the gazette proves.
 RECEIPT_NOT_NEEDED = frozenset({"public_announcement"})
 
@@ -200,16 +200,7 @@ def record_bank_inquiry(
     """The balance the employer's bank reported: forced transfer or collateral reads it."""
     case = acting_on(session, actor, case_id, doing=N_("record a bank-balance inquiry"))
     bank = text("bank_name", bank_name, limit=100)
-    account = "".join(account_number.split())  # written in groups of four on most forms
-    low, high = ACCOUNT_DIGITS
-    if not (account.isascii() and account.isdigit() and low <= len(account) <= high):
-        raise ActionRefused(
-            "account_number",
-            key=N_("{number!r}: an account number is {low} to {high} digits"),
-            number=account_number,
-            low=low,
-            high=high,
-        )
+    account = account_number_of(account_number)
     amount = fen("balance", balance, allow_zero=True)
     not_after_today("inquired_on", inquired_on, today, what=N_("an inquiry"))
     inquiry = BankInquiry(
@@ -300,6 +291,23 @@ def record_service(
         )
     except NoticeError as exc:
         raise ActionRefused("served_on", str(exc), key=exc.key, **exc.params) from None
+
+
+def account_number_of(typed: str, field: str = "account_number") -> str:
+    """A bank account number as typed (often in groups of four) -> its digits; refused unless
+    it is 8 to 30 of them. The bank's reply file is checked by the same rule
+    (``cases.fields.check_account``)."""
+    account = compact_account(typed)
+    if account is None:
+        low, high = ACCOUNT_DIGITS
+        raise ActionRefused(
+            field,
+            key=N_("{number!r}: an account number is {low} to {high} digits"),
+            number=typed,
+            low=low,
+            high=high,
+        )
+    return account
 
 
 def _open_tasks(session: Session, case_id: int, kind: str) -> list[OfficerTask]:

@@ -22,16 +22,20 @@ from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength, Val
 from cases.money import MoneyError, parse_yuan
 
 __all__ = [
+    "ACCOUNT_DIGITS",
     "INSURANCES",
     "KINDS",
     "Check",
+    "check_account",
     "check_amount",
+    "check_balance",
     "check_code",
     "check_date",
     "check_insurance",
     "check_kind",
     "check_mobile",
     "check_period",
+    "compact_account",
     "optional_text",
     "required_text",
 ]
@@ -141,7 +145,7 @@ def check_date(raw: str) -> tuple[date | None, str | None]:
 _AMOUNT_RE = re.compile(r"(?P<neg>-)?\s*[¥￥]?\s*(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)")
 
 
-def check_amount(raw: str) -> tuple[int | None, str | None]:
+def _amount(raw: str, *, zero_allowed: bool) -> tuple[int | None, str | None]:
     if not raw:
         return None, "required"
     match = _AMOUNT_RE.fullmatch(raw)
@@ -153,11 +157,46 @@ def check_amount(raw: str) -> tuple[int | None, str | None]:
         return None, "more than two decimals"
     if match["neg"]:
         fen = -fen
-    if fen <= 0:
+    if zero_allowed and fen < 0:
+        return None, "must be zero or more"
+    if not zero_allowed and fen <= 0:
         return None, "must be positive"
     if fen > _MAX_FEN:
         return None, "implausibly large (over 1,000,000,000.00 yuan)"
     return fen, None
+
+
+def check_amount(raw: str) -> tuple[int | None, str | None]:
+    """An amount owed or paid: yuan, more than zero."""
+    return _amount(raw, zero_allowed=False)
+
+
+def check_balance(raw: str) -> tuple[int | None, str | None]:
+    """An account balance a bank reports: yuan, zero or more."""
+    return _amount(raw, zero_allowed=True)
+
+
+# A bank account number: digits only once the spaces of its printed groups of four are gone.
+ACCOUNT_DIGITS = (8, 30)
+
+
+def compact_account(raw: str) -> str | None:
+    """The account number without its spaces, or None when it is not 8 to 30 ASCII digits."""
+    account = "".join(raw.split())
+    low, high = ACCOUNT_DIGITS
+    if account.isascii() and account.isdigit() and low <= len(account) <= high:
+        return account
+    return None
+
+
+def check_account(raw: str) -> tuple[str | None, str | None]:
+    if not raw:
+        return None, "required"
+    account = compact_account(raw)
+    if account is None:
+        low, high = ACCOUNT_DIGITS
+        return None, f"an account number is {low} to {high} digits"
+    return account, None
 
 
 def _word_key(raw: str) -> str:

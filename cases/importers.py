@@ -29,7 +29,9 @@ from cases.fields import (
     INSURANCES,
     KINDS,
     Check,
+    check_account,
     check_amount,
+    check_balance,
     check_code,
     check_date,
     check_insurance,
@@ -52,15 +54,18 @@ from cases.rows import (
 from cases.tabular import ImportFileError
 
 __all__ = [
+    "BANK_REPLY_COLUMNS",
     "INSURANCES",
     "KINDS",
     "LEDGER_COLUMNS",
     "PAYMENT_COLUMNS",
+    "BankReplyRow",
     "ImportFileError",
     "LedgerRow",
     "Parsed",
     "PaymentRow",
     "RowError",
+    "read_bank_replies",
     "read_ledger",
     "read_payments",
     "write_rejects",
@@ -80,6 +85,16 @@ LEDGER_COLUMNS = (
     "address",
 )
 PAYMENT_COLUMNS = ("employer_code", "amount", "paid_on", "reference")
+# The bank's answer to the agency's balance inquiries: one line per account, ``reference`` the
+# bank's serial number of the line.
+BANK_REPLY_COLUMNS = (
+    "employer_code",
+    "bank_name",
+    "account_number",
+    "balance",
+    "inquired_on",
+    "reference",
+)
 
 # A file without these columns cannot describe an employer or contact it; the contact columns may
 # be absent altogether (the rows then simply have no contact details).
@@ -104,6 +119,15 @@ _PAYMENT_ALIASES: dict[str, tuple[str, ...]] = {
     "amount": ("金额", "缴费金额", "到账金额", "缴款金额"),
     "paid_on": ("缴费日期", "到账日期", "缴款日期"),
     "reference": ("流水号", "银行流水号", "交易流水号"),
+}
+
+_BANK_REPLY_ALIASES: dict[str, tuple[str, ...]] = {
+    "employer_code": _CODE_ALIASES,
+    "bank_name": ("开户银行", "银行名称", "开户行"),
+    "account_number": ("账号", "银行账号", "账户号码"),
+    "balance": ("余额", "账户余额", "可用余额"),
+    "inquired_on": ("查询日期", "余额日期"),
+    "reference": ("流水号", "查询流水号", "回复流水号"),
 }
 
 
@@ -158,6 +182,17 @@ class PaymentRow:
     employer_code: str
     amount: int  # fen
     paid_on: date
+    reference: str
+
+
+@dataclass(frozen=True)
+class BankReplyRow:
+    line: int
+    employer_code: str
+    bank_name: str
+    account_number: str  # digits only
+    balance: int  # fen, zero or more
+    inquired_on: date
     reference: str
 
 
@@ -282,6 +317,41 @@ def _read_payments(path: Path, progress: Callable[[int], None] | None) -> Parsed
         return PaymentRow(record.line, *record.values)
 
     return _finish(read, build)
+
+
+def read_bank_replies(path: Path) -> Parsed[BankReplyRow]:
+    """Read and check the bank's reply file to balance inquiries (same contract as
+    :func:`read_ledger`); a reference repeated inside the file rejects every line carrying it."""
+    with bulk_allocation():
+        checks: dict[str, Check] = {
+            "employer_code": check_code,
+            "bank_name": required_text,
+            "account_number": check_account,
+            "balance": check_balance,
+            "inquired_on": check_date,
+            "reference": required_text,
+        }
+        read = read_rows(
+            Path(path), BANK_REPLY_COLUMNS, _BANK_REPLY_ALIASES, frozenset(), checks, None
+        )
+        at = read.at("reference")
+        lines: dict[str, list[int]] = {}
+        for record in read.records:
+            if record.values[at] is not None:
+                lines.setdefault(record.values[at], []).append(record.line)
+        for record in read.records:
+            serial = record.values[at]
+            others = [n for n in lines.get(serial, []) if n != record.line]
+            if others:
+                shown = ", ".join(str(n) for n in others)
+                record.errors.append(
+                    ("reference", serial, f"the same reference is on line(s) {shown}")
+                )
+
+        def build(record: Record) -> BankReplyRow:
+            return BankReplyRow(record.line, *record.values)
+
+        return _finish(read, build)
 
 
 def write_rejects(path: Path, parsed: Parsed[RowT]) -> None:

@@ -9,7 +9,7 @@ records how and when, and fixes the deadline its step gives the employer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -30,6 +30,10 @@ SERVICE_METHODS = {
     "post": "邮寄送达",
     "public_announcement": "公告送达",
 }
+# A fine's penalty decision (行政处罚决定书) is a letter of the case but no rung of the ladder: its
+# notices carry this step, and the employer pays the fine within this many days of service.
+FINE_STEP = "fine"
+FINE_PAYMENT_DAYS = 15
 
 
 class NoticeError(Explained, Exception):
@@ -417,6 +421,11 @@ def serve(
         except UnknownCalendarYear as exc:
             message += f"; deadline not set: {exc}"
             data["missing_calendar_year"] = str(exc.year)
+    elif step is None and notice.step == FINE_STEP:
+        # Fifteen calendar days: longer than the working-day limit of Compulsion Law art. 69.
+        notice.deadline_on = served_on + timedelta(days=FINE_PAYMENT_DAYS)
+        message += f"; the fine is to be paid by {notice.deadline_on}"
+        data["deadline_on"] = str(notice.deadline_on)
     notice.served_on = served_on
     notice.service_method = method
     notice.receipt_number = receipt_number

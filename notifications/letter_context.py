@@ -11,15 +11,18 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import segno
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from cases.models import ApprovalRequest, Notice
+from cases.fines import served_order
+from cases.models import ApprovalRequest, Fine, Notice
 from cases.money import format_grouped
 from cases.notices import (
+    FINE_PAYMENT_DAYS,
     SERVICE_METHODS,
     LetterFacts,
     NoticeError,
@@ -47,6 +50,7 @@ TITLES = {
     "collateral_demand": "提供担保通知书",
     "deferred_payment_agreement": "社会保险费延期缴纳协议",
     "court_application": "强制执行申请书",
+    "fine_decision": "行政处罚决定书",
 }
 REFERRALS = {
     "inspection": ("检查", "社会保险费征缴检查通知书"),
@@ -89,9 +93,11 @@ class LetterContext:
         *,
         facts: LetterFacts,
         notice: Notice,
-        step: Step,
+        step: Step | None,
         document_type: str,
     ) -> dict[str, Any]:
+        """``step`` is the ladder rung the letter belongs to; None for a letter of no rung (a
+        fine's penalty decision)."""
         issued = notice.issued_on
         agency = self.agency
         context: dict[str, Any] = {
@@ -107,7 +113,7 @@ class LetterContext:
                 "document_number": notice.document_number,
                 "issue_date": chinese_date(issued),
                 "deadline": None,  # clocks run from service, which is not known at printing
-                "deadline_text": self._deadline_text(step),
+                "deadline_text": self._deadline_text(step) if step is not None else None,
                 "title": TITLES[document_type],
             },
             "items": [
@@ -274,6 +280,34 @@ class LetterContext:
                 "name": self.agency.court,
                 "evidence": evidence or ["欠费明细及缴费记录"],
                 "demand_served_on": chinese_date(demand.served_on),
+            }
+        }
+
+    def _fine_decision(
+        self, session: Session, facts: LetterFacts, notice: Notice
+    ) -> dict[str, Any]:
+        fine = session.execute(
+            select(Fine).where(col(Fine.notice_id) == notice.id)
+        ).scalar_one_or_none()
+        if fine is None or fine.status != "imposed" or fine.decided_on is None:
+            raise NoticeError(f"notice {notice.id} is the decision of no imposed fine")
+        order = served_order(session, notice.case_id, self.policy, deadline_by=notice.issued_on)
+        if order is None or order.notice.served_on is None:
+            raise NoticeError("a fine decision names the order to pay served before it")
+        multiple = Decimal(fine.multiple_pct) / 100
+        return {
+            "fine": {
+                "arrears": format_grouped(fine.arrears_fen),
+                "multiple": format(multiple.normalize(), "f"),
+                "amount": format_grouped(fine.amount_fen),
+                "amount_capital": capital_yuan(fine.amount_fen),
+                "proposed_on": chinese_date(fine.proposed_on),
+                "decided_on": chinese_date(fine.decided_on),
+                "order_number": order.notice.document_number,
+                "order_issued_on": chinese_date(order.notice.issued_on),
+                "order_served_on": chinese_date(order.notice.served_on),
+                "order_deadline": chinese_date(order.deadline),
+                "payment_days": FINE_PAYMENT_DAYS,
             }
         }
 

@@ -24,6 +24,7 @@ from cases.decide import decide, judge
 from cases.facts import build_facts, open_case_heads
 from cases.models import Case, Notice
 from cases.notices import (
+    FINE_STEP,
     NoticeError,
     document_types,
     letter_facts,
@@ -138,7 +139,10 @@ class LetterDesk:
         document_type = notice.document_type or ""
         if document_type not in TITLES:
             raise NoticeError(f"notice {notice.id}: no letter template for {document_type!r}")
-        step = self.policy.step(notice.step)
+        # A fine's penalty decision is a letter of the case but no rung of the ladder.
+        step = self.policy.find(notice.step)
+        if step is None and notice.step != FINE_STEP:
+            raise NoticeError(f"notice {notice.id}: {self.policy.label} has no {notice.step} step")
         number_letter(
             self.session,
             notice,

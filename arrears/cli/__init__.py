@@ -9,11 +9,12 @@ from __future__ import annotations
 import typer
 
 from arrears.cli.cases import cases_app, escalate, policy_app
+from arrears.cli.enforcement import disclosure, fines_app, transfers_app
 from arrears.cli.letters import letters_app
 from arrears.cli.nightly import runs_app, simulate
 from arrears.cli.notices import notices_app, serve, tasks_app
 from arrears.cli.sample import sample_app
-from arrears.cli.store import import_ledger, import_payments, init
+from arrears.cli.store import import_bank_replies, import_ledger, import_payments, init
 from arrears.cli.targets import targets_app
 from arrears.cli.users import users_app
 
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.command()(init)
 app.command("import-ledger")(import_ledger)
 app.command("import-payments")(import_payments)
+app.command("import-bank-replies")(import_bank_replies)
 app.command()(escalate)
 app.add_typer(cases_app, name="cases")
 app.add_typer(policy_app, name="policy")
@@ -41,5 +43,8 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(sample_app, name="sample")
 app.add_typer(users_app, name="users")
 app.add_typer(targets_app, name="targets")
+app.add_typer(transfers_app, name="transfers")
+app.add_typer(fines_app, name="fines")
+app.command()(disclosure)
 
 __all__ = ["app"]

@@ -1,4 +1,5 @@
-"""Commands that set up the store and take files in: init, import-ledger, import-payments."""
+"""Commands that set up the store and take files in: init, import-ledger, import-payments,
+import-bank-replies."""
 
 from __future__ import annotations
 
@@ -146,4 +147,52 @@ def import_payments(
         f"{file}: {result.payments_new} payments imported (¥{result.amount_new}) for "
         f"{result.employers} employers, {result.payments_already_imported} already imported; "
         f"{result.cases_closed} cases closed as paid, {result.promises_kept} promises kept"
+    )
+
+
+@handled
+def import_bank_replies(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The bank's reply to balance inquiries, CSV or XLSX: employer_code,bank_name,"
+            "account_number,balance,inquired_on,reference."
+        ),
+    ],
+    as_of: ImportDate = None,
+) -> None:
+    """Import the bank's balance replies as bank inquiries on the employers' open cases.
+
+    All or nothing: any bad line is reported and nothing is imported. A line whose reference
+    was imported before is skipped.
+    """
+    from cases.bank_replies import check_bank_replies
+    from cases.bank_replies import import_bank_replies as run_import
+
+    a, today = open_store(as_of)
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    parsed = importers.read_bank_replies(file)
+    with a.session() as session:
+        check = check_bank_replies(session, parsed.rows, file_name=file.name, today=today)
+        errors = sorted(parsed.errors + check.errors, key=lambda e: e.line)
+        if errors:
+            print_row_errors(errors)
+            fail(f"{file}: {len(errors)} error(s); nothing was imported (fix the file)")
+        result = run_import(
+            session=session,
+            check=check,
+            file_name=file.name,
+            sha256=file_sha256(file),
+            today=today,
+        )
+    if not result.changed:
+        out.print(
+            f"{file}: {result.rows} rows, nothing changed "
+            f"({result.inquiries_already_imported} already imported)"
+        )
+        return
+    out.print(
+        f"{file}: {result.inquiries_new} bank replies imported for {result.cases} cases, "
+        f"{result.inquiries_already_imported} already imported"
     )
