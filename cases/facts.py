@@ -24,6 +24,7 @@ from cases.models import (
     Notice,
     PromiseToPay,
 )
+from cases.notices import FINE_STEP
 from cases.policy import Policy
 from cases.review import COLLATERAL_EVENTS, RESPONSE_EVENTS, due_for_review, keep_dates
 from cases.statements import load_statement_facts
@@ -124,7 +125,7 @@ def build_facts(
                 col(Notice.issued_on),
                 col(Notice.served_on),
             )
-            .where(among(col(Notice.case_id), part))
+            .where(among(col(Notice.case_id), part), col(Notice.step) != FINE_STEP)
             .order_by(col(Notice.issued_on))
         ):
             ahead(n.case_id, n.served_on)

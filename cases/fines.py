@@ -18,12 +18,13 @@ from sqlmodel import Session, col
 
 from cases import review
 from cases.access import Actor, visible_case
-from cases.decide import StepRecord, step_deadline
+from cases.decide import StepRecord
 from cases.messages import N_, Money
 from cases.models import Case, Employer, Fine, Notice
 from cases.money import format_yuan
 from cases.notices import FINE_STEP
 from cases.policy import Policy
+from cases.preconditions import step_deadline
 from cases.promises import owed
 from cases.refusals import SUPERVISORS, ActionRefused, acting_on, log, still_open, text
 from cases.workdays import UnknownCalendarYear
