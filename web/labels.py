@@ -80,6 +80,12 @@ LABELS: dict[str, dict[str, str]] = {
         "canceled": N_("Canceled"),
         "read": N_("Read"),
     },
+    "guarantee": {"mortgage": N_("Mortgage"), "pledge": N_("Pledge")},
+    "guarantee_status": {
+        "active": N_("In force"),
+        "released": N_("Released"),
+        "enforced": N_("Enforced"),
+    },
     "insurance": {
         "pension": N_("Pension"),
         "medical": N_("Medical"),

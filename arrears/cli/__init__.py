@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from arrears.cli.agreements import agreements_app, collateral_app
 from arrears.cli.cases import cases_app, escalate, policy_app
 from arrears.cli.letters import letters_app
 from arrears.cli.nightly import runs_app, simulate
@@ -41,5 +42,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(sample_app, name="sample")
 app.add_typer(users_app, name="users")
 app.add_typer(targets_app, name="targets")
+app.add_typer(collateral_app, name="collateral")
+app.add_typer(agreements_app, name="agreements")
 
 __all__ = ["app"]
