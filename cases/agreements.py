@@ -690,10 +690,12 @@ def _log_end(
         }
     else:
         key = ("agreement_completed", agreement_id, None)
+        every = all(i.settled_on for i in now.instalments)
+        data["by"] = "instalments" if every else "case_paid"
         message = f"deferred-payment agreement of {agreement.signed_on} completed: " + (
             f"all {len(now.instalments)} instalment(s) paid, "
             f"¥{format_yuan(agreement.total_fen)} in all"
-            if all(i.settled_on for i in now.instalments)
+            if every
             else "the case's debt is paid"
         )
     if key in logged:

@@ -25,9 +25,11 @@ from cases.agreements import (
     settle_instalments,
 )
 from cases.decide import AgreementFact
+from cases.importers import PaymentRow
 from cases.models import Guarantee, Instalment, Notice, PaymentAgreement
+from cases.payments import check_payments, import_payments
 from cases.worklist import officer_queue
-from tests.factories import add_open_cases
+from tests.factories import CODES, add_open_cases
 from tests.integration.casework_world import World, make_world
 from tests.integration.test_web_security import HTML, make_site
 
@@ -402,6 +404,53 @@ def test_a_replayed_night_sees_the_agreement_as_it_was(w: World) -> None:
     assert len(w.events(w.a, "agreement_breached")) == 1
 
 
+def test_the_bank_file_settles_the_instalments(w: World) -> None:
+    demand(w.store, w.a)
+    aid = sign(w, w.a).id or 0
+    with w.store.session() as session:
+        rows = [
+            PaymentRow(2, CODES[0], 4000_00, date(2026, 12, 12), "3102202612120001"),
+            PaymentRow(3, CODES[0], 2000_00, date(2026, 12, 20), "3102202612200002"),
+        ]
+        check = check_payments(session, rows, file_name="bank.csv", today=date(2026, 12, 21))
+        import_payments(
+            session=session,
+            check=check,
+            file_name="bank.csv",
+            sha256="1" * 64,
+            today=date(2026, 12, 21),
+            policy=w.store.policy_ref,
+        )
+    assert schedule(w.store, aid) == [
+        (1, 4000_00, "paid", date(2026, 12, 12)),
+        (2, 2000_00, "due", None),
+    ]
+    assert agreement_row(w.store, aid).status == "active"
+
+
+def test_a_new_agreement_after_a_breach_is_the_one_the_night_reads(w: World) -> None:
+    demand(w.store, w.a)
+    first = sign(w, w.a).id or 0
+    settle(w.store, date(2026, 12, 16))  # nothing paid by the first due date
+    again = date(2026, 12, 20)
+    second = sign(
+        w,
+        w.a,
+        today=again,
+        signed_on=again,
+        instalments=[(date(2027, 2, 1), Decimal("11000.00"))],
+    ).id
+    assert facts(w.store, w.a, date(2026, 12, 19)) == AgreementFact(
+        first, SIGNED, "breached", FIRST, FIRST
+    )
+    assert facts(w.store, w.a, again) == AgreementFact(
+        second or 0, again, "active", date(2027, 2, 1), None
+    )
+    with w.store.session() as session:
+        rows = officer_queue(session, actor=w.officer, as_of=again).rows
+    assert {r.case_id: r.agreement_missed_on for r in rows}[w.a] is None  # the new one runs
+
+
 def test_the_case_closing_paid_completes_the_agreement(w: World) -> None:
     demand(w.store, w.a)
     aid = sign(w, w.a, instalments=[(FIRST, Decimal("5000.00")), (SECOND, Decimal("20000.00"))]).id
@@ -510,6 +559,17 @@ def test_the_queue_page_shows_the_breach(site: Any) -> None:
     demand(store, case_id, issued_on=date(2026, 9, 1))
     clerk = Actor(user_id=0, username="console:test", role=Role.ADMIN, districts=frozenset())
     with store.session() as session:
+        actions.record_guarantee(
+            session=session,
+            actor=clerk,
+            case_id=case_id,
+            today=date(2026, 9, 10),
+            kind="mortgage",
+            asset="南京路88号厂房",
+            appraised_value=Decimal("500000"),
+            registration_number="津(2026)不动产证明第77号",
+            registered_on=date(2026, 9, 9),
+        )
         actions.sign_agreement(
             session=session,
             actor=clerk,
@@ -525,3 +585,14 @@ def test_the_queue_page_shows_the_breach(site: Any) -> None:
     page = site.client.get("/queue", headers=HTML)
     assert page.status_code == 200
     assert "协议已违约：2026年10月8日到期的分期未按期缴纳" in page.text
+    timeline = site.client.get(f"/cases/{case_id}", headers=HTML)
+    assert timeline.status_code == 200
+    assert "2026年9月10日签订延期缴费协议：共1期，合计 ¥1,000.00" in timeline.text
+    assert (
+        "登记抵押：南京路88号厂房，评估价值 ¥500,000.00，登记证明号 津(2026)不动产证明第77号，"
+        "登记日期2026年9月9日" in timeline.text
+    )
+    assert (
+        "延期缴费协议违约：第1期 ¥1,000.00（2026年10月8日到期）未足额缴纳（差 ¥1,000.00），恢复催缴"
+        in timeline.text
+    )
