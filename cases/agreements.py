@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlmodel import Session, col
 
 from cases.access import Actor, visible_case
@@ -57,7 +57,6 @@ from cases.states import CaseStatus
 GUARANTEE_KINDS = ("mortgage", "pledge")
 ASSET_MAX = 500  # characters: the asset as the contract describes it
 REGISTRATION_MAX = 64
-MAX_INSTALMENTS = 36  # Order 20 caps a deferral at three years: one instalment a month at most
 DEMAND_STEP = "collateral_demand"
 SYSTEM = "system:agreements"
 
@@ -250,6 +249,8 @@ def sign_agreement(
     case = acting_on(session, actor, case_id, doing=N_("sign a deferred-payment agreement"))
     still_open(case, doing=N_("sign a deferred-payment agreement"))
     not_after_today("signed_on", signed_on, today, what=N_("an agreement"))
+    # Two officers recording one agreement at once: the second waits, then finds it running.
+    session.refresh(case, with_for_update=True)
     demand = session.execute(
         select(col(Notice.issued_on))
         .where(
@@ -360,13 +361,6 @@ def _schedule(
     """The instalments in fen, once each falls due after the one before and is more than zero."""
     if not instalments:
         raise ActionRefused("instalments", key=N_("required: at least one instalment"))
-    if len(instalments) > MAX_INSTALMENTS:
-        raise ActionRefused(
-            "instalments",
-            key=N_("{count} instalments; an agreement holds at most {limit}"),
-            count=len(instalments),
-            limit=MAX_INSTALMENTS,
-        )
     schedule: list[tuple[date, int]] = []
     for seq, (due_on, amount) in enumerate(instalments, start=1):
         try:
@@ -717,19 +711,16 @@ def _log_end(
 def agreements_night(session: Session, *, as_of: date) -> AgreementCounts:
     """Settle every agreement running on ``as_of`` (or that ended after it, for a replayed night),
     before the night decides its cases."""
-    case_ids: set[int] = set()
-    for case_id, status, ended_on in session.execute(
-        select(
-            col(PaymentAgreement.case_id),
-            col(PaymentAgreement.status),
-            col(PaymentAgreement.ended_on),
-        ).where(
+    case_ids = session.execute(
+        select(col(PaymentAgreement.case_id))
+        .where(
             col(PaymentAgreement.signed_on) <= as_of,
             col(PaymentAgreement.status) != "cancelled",
+            # Running (never ended), or ended after the night: a replayed night sees it running.
+            or_(col(PaymentAgreement.ended_on).is_(None), col(PaymentAgreement.ended_on) > as_of),
         )
-    ):
-        if status == "active" or ended_on is None or ended_on > as_of:
-            case_ids.add(case_id)
+        .distinct()
+    ).scalars()
     return settle_instalments(session, case_ids=case_ids, as_of=as_of)
 
 
