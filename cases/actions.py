@@ -7,13 +7,20 @@ may see the case (``CaseNotFound``) and act (``NotAllowed``), refuses bad input 
 through ``cases.states.transition``. The caller commits: the session is the unit of work.
 
 The work is split by noun: contacts (calls, notes, interviews, bank inquiries, service), flags,
-disputes, promises and receipts, approvals, assignment, forced-transfer results; giving a case
-back is ``cases.claims``'s and the timeline ``cases.queue``'s.
+disputes, promises and receipts, collateral and deferred-payment agreements, the employer's
+statement, approvals, assignment, forced-transfer results; giving a case back is
+``cases.claims``'s and the timeline ``cases.queue``'s.
 """
 
 from __future__ import annotations
 
 from cases.access import CaseNotFound, NotAllowed
+from cases.agreements import (
+    GUARANTEE_KINDS,
+    record_guarantee,
+    release_guarantee,
+    sign_agreement,
+)
 from cases.approvals import WRITE_OFF, decide_approval, gated_steps, propose_write_off, request_step
 from cases.assignment import reassign_cases
 from cases.claims import release as release_case
@@ -40,6 +47,7 @@ __all__ = [
     "CALL_OUTCOMES",
     "DISPUTE_OUTCOMES",
     "FLAGS",
+    "GUARANTEE_KINDS",
     "INTERVIEW_OUTCOMES",
     "NOTE_MAX",
     "PROMISE_MAX_DAYS",
@@ -61,6 +69,7 @@ __all__ = [
     "reassign_cases",
     "record_bank_inquiry",
     "record_call",
+    "record_guarantee",
     "record_interview",
     "record_payment",
     "record_promise",
@@ -68,9 +77,11 @@ __all__ = [
     "record_statement",
     "record_transfer_execution",
     "release_case",
+    "release_guarantee",
     "request_step",
     "resolve_dispute",
     "review_statement",
     "schedule_interview",
+    "sign_agreement",
     "unmark_case",
 ]

@@ -17,6 +17,7 @@ from sqlmodel import Session, col
 
 from cases import locks
 from cases.accounts import chunked, load_books, rebuild_allocations
+from cases.agreements import after_payments
 from cases.bulk import insert_returning
 from cases.casework import PolicyRef, add_events, event_row, load_open_cases, reconcile
 from cases.importers import PaymentRow, RowError
@@ -267,6 +268,8 @@ def apply_payments(
     outcome = reconcile(
         session, books, cases, today=today, policy=policy, actor=actor, source=source
     )
+    # The money counts against the instalments of the employers' deferred-payment agreements.
+    after_payments(session, employer_ids=employer_ids, as_of=today)
     return AppliedPayments(
         employers=len(employer_ids),
         cases_closed=outcome.cases_closed,

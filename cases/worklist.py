@@ -26,7 +26,16 @@ from cases.claims import (
     take_next,
     through_queue_index,
 )
-from cases.models import ArrearsItem, Case, Employer, Notice, OfficerTask, User
+from cases.models import (
+    ArrearsItem,
+    Case,
+    Employer,
+    Instalment,
+    Notice,
+    OfficerTask,
+    PaymentAgreement,
+    User,
+)
 from cases.policy import STEP_KINDS
 from cases.priorities import (
     DEAD_NOTICE_STATUSES,
@@ -72,6 +81,8 @@ class QueueRow:
     top_reason: str | None = None
     top_what: str | None = None
     top_on: date | None = None
+    # The case's deferred-payment agreement was breached: the due date of the instalment missed.
+    agreement_missed_on: date | None = None
 
     @property
     def tier(self) -> int:
@@ -247,6 +258,7 @@ def _rows(session: Session, case_ids: list[int], as_of: date) -> list[QueueRow]:
         )
     }
     tops = _tops(session, case_ids, as_of)
+    missed = _breaches(session, case_ids, as_of)
     rows = []
     for case_id in case_ids:
         h = heads[case_id]
@@ -270,9 +282,40 @@ def _rows(session: Session, case_ids: list[int], as_of: date) -> list[QueueRow]:
                 top_reason=top[0] if top else None,
                 top_what=top[1] if top else None,
                 top_on=top[2] if top else None,
+                agreement_missed_on=missed.get(case_id),
             )
         )
     return rows
+
+
+def _breaches(session: Session, case_ids: list[int], as_of: date) -> dict[int, date]:
+    """Per case whose latest deferred-payment agreement was breached by ``as_of``, the due date
+    of the first instalment it missed (not paid in full by then)."""
+    agreement, instalment = table(PaymentAgreement), table(Instalment)
+    connection = session.connection()
+    latest: dict[int, tuple[int, str, date | None]] = {}
+    for case_id, agreement_id, status, ended_on in connection.execute(
+        select(agreement.c.case_id, agreement.c.id, agreement.c.status, agreement.c.ended_on)
+        .where(among(agreement.c.case_id, case_ids), agreement.c.signed_on <= as_of)
+        .order_by(agreement.c.signed_on, agreement.c.id)  # the latest is written last and stays
+    ):
+        latest[case_id] = (agreement_id, status, ended_on)
+    breached = {
+        agreement_id: case_id
+        for case_id, (agreement_id, status, ended_on) in latest.items()
+        if status == "breached" and ended_on is not None and ended_on <= as_of
+    }
+    if not breached:
+        return {}
+    found: dict[int, date] = {}
+    for agreement_id, due_on, settled_on in connection.execute(
+        select(instalment.c.agreement_id, instalment.c.due_on, instalment.c.settled_on)
+        .where(among(instalment.c.agreement_id, sorted(breached)))
+        .order_by(instalment.c.seq.desc())  # the first missed is written last and stays
+    ):
+        if due_on < as_of and (settled_on is None or settled_on > due_on):
+            found[breached[agreement_id]] = due_on
+    return found
 
 
 def _tops(session: Session, case_ids: list[int], as_of: date) -> dict[int, tuple[str, str, date]]:

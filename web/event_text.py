@@ -514,6 +514,59 @@ def _deferred(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> str:
     )
 
 
+def _collateral(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> str:
+    if e.kind == "collateral_released":
+        return reader.say(
+            N_("Guarantee released (registration {number}): {reason}"),
+            number=d["registration_number"],
+            reason=d["reason"],
+        )
+    key = (
+        N_(
+            "{kind} of {asset} appraised at {value} recorded: registration {number} of {day} "
+            "with {authority}"
+        )
+        if d.get("registered_with")
+        else N_("{kind} of {asset} appraised at {value} recorded: registration {number} of {day}")
+    )
+    return reader.say(
+        key,
+        kind=reader._(label("guarantee", d["kind"])),
+        asset=d["asset"],
+        value=reader.money(d["appraised_value"]),
+        number=d["registration_number"],
+        day=reader.day(d["registered_on"]),
+        authority=d.get("registered_with"),
+    )
+
+
+def _agreement(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> str:
+    if e.kind == "agreement_signed":
+        return reader.say(
+            N_("Deferred-payment agreement signed on {day}: {count} instalment(s), {total} in all"),
+            day=reader.day(d["signed_on"]),
+            count=len(d["instalments"]),
+            total=reader.money(d["total"]),
+        )
+    if e.kind == "agreement_breached":
+        return reader.say(
+            N_(
+                "Deferred-payment agreement breached: instalment {seq} of {amount} due {day} "
+                "was not paid in full ({missing} missing); escalation resumes"
+            ),
+            seq=d["seq"],
+            amount=reader.money(d["amount"]),
+            day=reader.day(d["due_on"]),
+            missing=reader.money(d["missing"]),
+        )
+    _need(d, "by")
+    return reader._(
+        N_("Deferred-payment agreement completed: every instalment paid")
+        if d["by"] == "instalments"
+        else N_("Deferred-payment agreement completed: the case's debt is paid")
+    )
+
+
 _Describer = Callable[[Reader, TimelineEntry, Mapping[str, Any]], str]
 _BY_KIND: dict[str, _Describer] = {
     "status_changed": _status_changed,
@@ -560,6 +613,8 @@ _BY_PREFIX: dict[str, _Describer] = {
     "call_": _call,
     "marked_": _marked,
     "unmarked_": _marked,
+    "collateral_": _collateral,
+    "agreement_": _agreement,
 }
 
 

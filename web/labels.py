@@ -104,6 +104,12 @@ LABELS: dict[str, dict[str, str]] = {
         "no_open_challenge": N_("no reconsideration or lawsuit is pending"),
         "no_deferral": N_("no force-majeure deferral is in force"),
     },
+    "guarantee": {"mortgage": N_("Mortgage"), "pledge": N_("Pledge")},
+    "guarantee_status": {
+        "active": N_("In force"),
+        "released": N_("Released"),
+        "enforced": N_("Enforced"),
+    },
     "insurance": {
         "pension": N_("Pension"),
         "medical": N_("Medical"),

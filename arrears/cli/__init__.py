@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from arrears.cli.agreements import agreements_app, collateral_app
 from arrears.cli.cases import cases_app, escalate, policy_app
 from arrears.cli.enforcement import disclosure, fines_app, transfers_app
 from arrears.cli.letters import letters_app
@@ -46,5 +47,7 @@ app.add_typer(targets_app, name="targets")
 app.add_typer(transfers_app, name="transfers")
 app.add_typer(fines_app, name="fines")
 app.command()(disclosure)
+app.add_typer(collateral_app, name="collateral")
+app.add_typer(agreements_app, name="agreements")
 
 __all__ = ["app"]
