@@ -203,6 +203,20 @@ def _decide(facts: CaseFacts, as_of: date, policy: Policy) -> tuple[Decision, bo
         raise ValueError(f"case {facts.case_id}: unknown status {status!r}")
     if facts.total_due <= 0:
         return settle("hold", "nothing outstanding; the case awaits closing")
+    deferral = facts.deferral
+    if deferral is not None and deferral.starts_on <= as_of <= deferral.ends_on:
+        why = (
+            f"force-majeure deferral {deferral.approval_reference} from {deferral.starts_on} "
+            f"to {deferral.ends_on}: escalation paused, no late fee accrues"
+        )
+        return settle("hold", why, deferral.ends_on + _ONE_DAY)
+    agreement = facts.agreement
+    if agreement is not None and agreement.status == "active":
+        signed = f"deferred-payment agreement signed {agreement.signed_on}"
+        if agreement.next_due_on is None:
+            return settle("hold", f"{signed}: every instalment paid")
+        why = f"{signed} in force: next instalment due {agreement.next_due_on}"
+        return settle("hold", why, agreement.next_due_on + _ONE_DAY)
     ladder = _Ladder(facts, as_of, policy)
     return ladder.climb(), ladder.clock
 

@@ -13,6 +13,7 @@ from sqlmodel import Session, col
 
 from cases import ledger
 from cases.accounts import case_position, chunked, load_books
+from cases.agreements import load_agreement_facts
 from cases.bulk import among
 from cases.decide import CaseFacts, Decision, PromiseFact, StepRecord, decide
 from cases.models import (
@@ -21,12 +22,13 @@ from cases.models import (
     Case,
     CaseEvent,
     Employer,
+    Guarantee,
     Notice,
     PromiseToPay,
 )
 from cases.notices import FINE_STEP
 from cases.policy import Policy
-from cases.review import COLLATERAL_EVENTS, RESPONSE_EVENTS, due_for_review, keep_dates
+from cases.review import RESPONSE_EVENTS, due_for_review, keep_dates
 from cases.statements import load_statement_facts
 from cases.states import CLOSED
 
@@ -140,7 +142,7 @@ def build_facts(
                 steps[n.case_id][n.step] = StepRecord(n.step, n.level, known.taken_on, served)
         fact_events = (
             among(col(CaseEvent.case_id), part),
-            col(CaseEvent.kind).in_(sorted(RESPONSE_EVENTS | COLLATERAL_EVENTS)),
+            col(CaseEvent.kind).in_(sorted(RESPONSE_EVENTS)),
         )
         for case_id, first in session.execute(
             select(col(CaseEvent.case_id), func.min(col(CaseEvent.on_date)))
@@ -148,15 +150,12 @@ def build_facts(
             .group_by(col(CaseEvent.case_id))
         ):
             ahead(case_id, first)
-        for case_id, kind, last in session.execute(
-            select(col(CaseEvent.case_id), col(CaseEvent.kind), func.max(col(CaseEvent.on_date)))
+        for case_id, last in session.execute(
+            select(col(CaseEvent.case_id), func.max(col(CaseEvent.on_date)))
             .where(*fact_events, col(CaseEvent.on_date) <= as_of)
-            .group_by(col(CaseEvent.case_id), col(CaseEvent.kind))
+            .group_by(col(CaseEvent.case_id))
         ):
-            if kind in COLLATERAL_EVENTS:
-                collateral.add(case_id)
-            else:
-                responses[case_id] = max(last, responses.get(case_id, last))
+            responses[case_id] = last
         for promise in session.execute(
             select(PromiseToPay)
             .where(among(col(PromiseToPay.case_id), part), col(PromiseToPay.status) == "open")
@@ -164,6 +163,15 @@ def build_facts(
         ).scalars():
             promises[promise.case_id] = promise
             ahead(promise.case_id, promise.made_on)
+        for case_id, registered_on in session.execute(
+            select(col(Guarantee.case_id), col(Guarantee.registered_on)).where(
+                among(col(Guarantee.case_id), part), col(Guarantee.status) == "active"
+            )
+        ):
+            if registered_on <= as_of:
+                collateral.add(case_id)
+            else:
+                ahead(case_id, registered_on)
         latest_per_account: dict[tuple[int, str], tuple[date, int, int]] = {}
         for inquiry in session.execute(
             select(BankInquiry).where(among(col(BankInquiry.case_id), part))
@@ -187,6 +195,7 @@ def build_facts(
             approvals[a.case_id][a.step] = a.status  # the latest request per step counts
 
     statements = load_statement_facts(session, case_ids, as_of)
+    agreements = load_agreement_facts(session, case_ids, as_of)
     facts = []
     for head in heads:
         book = books[head.employer_id]
@@ -223,10 +232,16 @@ def build_facts(
                 if promise
                 else None,
                 bank_balance=balances.get(head.case_id),
-                collateral_provided=head.case_id in collateral,
+                # A guarantee in force, unless the agreement it secured was broken: then the
+                # court is the way left.
+                collateral_provided=head.case_id in collateral
+                and not (
+                    head.case_id in agreements and agreements[head.case_id].status == "breached"
+                ),
                 approvals=dict(approvals.get(head.case_id, {})),
                 upcoming_on=upcoming.get(head.case_id),
                 statement=statements.get(head.case_id),
+                agreement=agreements.get(head.case_id),
             )
         )
     return facts

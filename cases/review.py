@@ -42,8 +42,10 @@ from cases.models import (
     Employer,
     EmployerStatement,
     EscalationRun,
+    Guarantee,
     Notice,
     Payment,
+    PaymentAgreement,
     PromiseToPay,
 )
 
@@ -65,10 +67,16 @@ RESPONSE_EVENTS = frozenset(
         "statement_recorded",
     }
 )
-COLLATERAL_EVENTS = frozenset({"collateral_registered"})
-FACT_EVENTS = RESPONSE_EVENTS | COLLATERAL_EVENTS
+FACT_EVENTS = RESPONSE_EVENTS
 # Whole rows decide reads, by case or by employer (a payment moves all of an employer's cases).
-BY_CASE = (PromiseToPay, ApprovalRequest, BankInquiry, EmployerStatement)
+BY_CASE = (
+    PromiseToPay,
+    ApprovalRequest,
+    BankInquiry,
+    EmployerStatement,
+    Guarantee,
+    PaymentAgreement,
+)
 BY_EMPLOYER = (Payment, Allocation, ArrearsItem)
 
 # The review date of a case only a new fact can move (waiting for a letter's service, for a

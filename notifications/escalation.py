@@ -39,6 +39,7 @@ class NightSummary:
     approvals_requested: int = 0
     promises_broken: int = 0
     deferred: int = 0
+    agreements_breached: int = 0  # deferred-payment agreements broken by a missed instalment
     sent: Counter[str] = field(default_factory=Counter)  # notice status after sending
     letters_printed: int = 0
     failures: list[str] = field(default_factory=list)
@@ -52,6 +53,7 @@ class NightSummary:
             "approvals_requested": self.approvals_requested,
             "promises_broken": self.promises_broken,
             "deferred": self.deferred,
+            "agreements_breached": self.agreements_breached,
             "sent": dict(self.sent),
             "letters_printed": self.letters_printed,
             "failures": list(self.failures),
@@ -65,6 +67,7 @@ class NightSummary:
         self.approvals_requested += other["approvals_requested"]
         self.promises_broken += other["promises_broken"]
         self.deferred += other["deferred"]
+        self.agreements_breached += other.get("agreements_breached", 0)
         self.sent.update(other["sent"])
         self.letters_printed += other["letters_printed"]
         self.failures.extend(other["failures"])

@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, col
 
 from cases import review
+from cases.agreements import settle_instalments
 from cases.bulk import among, insert_rows, table
 from cases.casework import event_row
 from cases.decide import CaseFacts, Decision, decide, review_after_step
@@ -84,6 +85,11 @@ class NightPlan:
                 self.plan_batch(session, heads[start : start + batch])
 
     def plan_batch(self, session: Session, heads: list[CaseHead]) -> None:
+        # Deferred-payment agreements first: instalments paid or missed by tonight are written
+        # (and a breach logged) before the cases are decided; the decision reads the same from
+        # the schedule and the payments (cases.agreements.load_agreement_facts).
+        settled = settle_instalments(session, case_ids=[h.case_id for h in heads], as_of=self.as_of)
+        self.summary.agreements_breached += settled.breached
         facts = build_facts(session, heads, as_of=self.as_of, rules=self.policy.fee_rules)
         batch = _Batch([], [], [], [], {})
         keys = self._planned_keys(session, [h.case_id for h in heads])
