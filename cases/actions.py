@@ -7,8 +7,8 @@ may see the case (``CaseNotFound``) and act (``NotAllowed``), refuses bad input 
 through ``cases.states.transition``. The caller commits: the session is the unit of work.
 
 The work is split by noun: contacts (calls, notes, interviews, bank inquiries, service), flags,
-disputes, promises and receipts, approvals, assignment; giving a case back is ``cases.claims``'s
-and the timeline ``cases.queue``'s.
+disputes, promises and receipts, approvals, assignment, the court application (``cases.courts``);
+giving a case back is ``cases.claims``'s and the timeline ``cases.queue``'s.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from cases.contacts import (
     record_service,
     schedule_interview,
 )
+from cases.courts import COURT_OUTCOMES, record_court_filing, record_court_outcome
 from cases.disputes import DISPUTE_OUTCOMES, open_dispute, resolve_dispute
 from cases.flags import FLAGS, mark_case, unmark_case
 from cases.notices import SERVICE_METHODS
@@ -36,6 +37,7 @@ from cases.refusals import NOTE_MAX, ActionRefused
 
 __all__ = [
     "CALL_OUTCOMES",
+    "COURT_OUTCOMES",
     "DISPUTE_OUTCOMES",
     "FLAGS",
     "INTERVIEW_OUTCOMES",
@@ -58,6 +60,8 @@ __all__ = [
     "reassign_cases",
     "record_bank_inquiry",
     "record_call",
+    "record_court_filing",
+    "record_court_outcome",
     "record_interview",
     "record_payment",
     "record_promise",
