@@ -39,6 +39,7 @@ from cases.models import (
     Notice,
 )
 from tests.factories import add_open_cases, add_user
+from tests.integration.test_web_security import HTML, make_site
 
 runner = CliRunner()
 AS_OF = date(2026, 5, 1)
@@ -400,3 +401,33 @@ def test_cli_lists_deadlines_and_records_the_court(
         db_env, "court", "outcome", code, "--outcome", "won", "--decided-on", "2026-03-21"
     )
     assert wrong.exit_code == 1 and "outcome" in wrong.stderr
+
+
+def test_the_case_page_tells_the_court_story_in_chinese(
+    store: App, court_case: tuple[int, Actor, Actor]
+) -> None:
+    case_id, officer, _ = court_case
+    application = file_(store, case_id, officer, date(2026, 3, 5), date(2026, 3, 6))
+    with store.session() as session:
+        record_court_outcome(
+            session=session,
+            actor=officer,
+            case_id=case_id,
+            today=date(2026, 4, 2),
+            application_id=application.id,
+            outcome="refused",
+            decided_on=date(2026, 4, 1),
+            note="材料不全",
+        )
+    site = make_site(store)
+    with site.client:
+        site.add("chief", role="supervisor")
+        site.login("chief")
+        page = site.client.get(f"/cases/{case_id}", headers=HTML)
+    site.app.engine.dispose()
+    assert page.status_code == 200
+    text = page.text
+    assert "已于2026年3月5日向天津市和平区人民法院提出" in text
+    assert "申请期限至2026年5月28日届满" in text
+    assert "天津市和平区人民法院，2026年4月1日：法院不予受理" in text
+    assert "法院申请结果：法院不予受理，由专管员决定后续处理" in text
