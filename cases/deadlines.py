@@ -31,7 +31,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlmodel import Session, col
 
 from cases.models import Case, CourtApplication, Employer, Fine, LegalChallenge, Notice
@@ -119,6 +119,26 @@ def service_documents(policy: Policy) -> frozenset[str]:
         for step in policy.steps
         if step.requires_service and step.channel == "letter" and step.templates
     )
+
+
+def latest_served_orders(session: Session, case_ids: Iterable[int]) -> dict[int, date]:
+    """Case id -> the day its latest served order to pay (the decision the court application
+    enforces) was served; cases without one are left out. ``court_window`` of that day is the
+    case's window to apply to the court."""
+    ids = sorted(set(case_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(col(Notice.case_id), func.max(col(Notice.served_on)))
+        .where(
+            col(Notice.case_id).in_(ids),
+            col(Notice.document_type) == COURT_BASIS_DOCUMENT,
+            col(Notice.document_number).is_not(None),
+            col(Notice.served_on).is_not(None),
+        )
+        .group_by(col(Notice.case_id))
+    )
+    return {case_id: served for case_id, served in rows if served is not None}
 
 
 # --- the risk list ------------------------------------------------------------------------------

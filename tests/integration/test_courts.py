@@ -28,7 +28,13 @@ from arrears.cli import app
 from arrears.wiring import App
 from cases.access import Actor, CaseNotFound
 from cases.actions import ActionRefused, record_court_filing, record_court_outcome
-from cases.deadlines import LegalWindow, deadline_risk, service_documents
+from cases.deadlines import (
+    LegalWindow,
+    court_window,
+    deadline_risk,
+    latest_served_orders,
+    service_documents,
+)
 from cases.models import (
     Case,
     CaseEvent,
@@ -187,6 +193,21 @@ def test_deadline_risk_lists_the_windows_closing_soon(store: App) -> None:
     # On the window's last day it is still listed, with 0 days left; the day after, it is gone.
     assert (court, 0) in [(w.case_id, w.days_left) for w in risk(store, as_of=date(2026, 5, 28))]
     assert court not in [w.case_id for w in risk(store, as_of=date(2026, 5, 29))]
+
+
+def test_the_latest_served_order_fixes_the_court_window(store: App) -> None:
+    with store.session() as session:
+        reissued, once, never = add_open_cases(session, [(A, 100_000, date(2025, 6, 1))] * 3)
+        order(session, reissued, served_on=date(2025, 7, 1))
+        order(session, reissued, served_on=date(2025, 8, 31))
+        letter(session, reissued, "order_to_pay", "order_to_pay", date(2025, 12, 1))  # unserved
+        order(session, once, served_on=date(2025, 4, 1))
+        letter(session, never, "order_to_pay", "order_to_pay", date(2025, 12, 1))
+        served = latest_served_orders(session, [reissued, once, never])
+    assert served == {reissued: date(2025, 8, 31), once: date(2025, 4, 1)}
+    calendar = store.policy.calendar
+    assert court_window(served[reissued], calendar) == (date(2026, 3, 1), date(2026, 5, 28))
+    assert court_window(served[once], calendar) == (date(2025, 10, 10), date(2026, 1, 9))
 
 
 def test_a_window_reaching_an_unknown_year_is_listed_at_its_earliest(store: App) -> None:
