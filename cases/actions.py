@@ -8,8 +8,8 @@ through ``cases.states.transition``. The caller commits: the session is the unit
 
 The work is split by noun: contacts (calls, notes, interviews, bank inquiries, service), flags,
 disputes, promises and receipts, collateral and deferred-payment agreements, the employer's
-statement, approvals, assignment, forced-transfer results; giving a case back is
-``cases.claims``'s and the timeline ``cases.queue``'s.
+statement, approvals, assignment, forced-transfer results, the court application; giving a case
+back is ``cases.claims``'s and the timeline ``cases.queue``'s.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from cases.contacts import (
     record_service,
     schedule_interview,
 )
+from cases.courts import COURT_OUTCOMES, record_court_filing, record_court_outcome
 from cases.disputes import DISPUTE_OUTCOMES, open_dispute, resolve_dispute
 from cases.flags import FLAGS, mark_case, unmark_case
 from cases.notices import SERVICE_METHODS
@@ -45,6 +46,7 @@ from cases.transfers import TRANSFER_RESULTS, record_transfer_execution
 
 __all__ = [
     "CALL_OUTCOMES",
+    "COURT_OUTCOMES",
     "DISPUTE_OUTCOMES",
     "FLAGS",
     "GUARANTEE_KINDS",
@@ -69,6 +71,8 @@ __all__ = [
     "reassign_cases",
     "record_bank_inquiry",
     "record_call",
+    "record_court_filing",
+    "record_court_outcome",
     "record_guarantee",
     "record_interview",
     "record_payment",

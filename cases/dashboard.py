@@ -14,7 +14,7 @@ but not the credits they left.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from cases.access import Actor
+from cases.deadlines import LegalWindow, deadline_risk
 from cases.models import Allocation, ArrearsItem, Case, DistrictTarget, Employer
 from cases.states import CLOSED, CaseStatus
 from cases.targets import (
@@ -35,9 +36,11 @@ from cases.targets import (
     quarter_of,
     set_target,
 )
+from cases.workdays import WorkCalendar
 
 __all__ = [
     "AGING_BANDS",
+    "DEADLINE_PANEL_DAYS",
     "AgingBucket",
     "Dashboard",
     "DistrictProgress",
@@ -46,6 +49,7 @@ __all__ = [
     "Target",
     "TargetError",
     "dashboard",
+    "deadline_panel",
     "list_targets",
     "set_target",
 ]
@@ -58,6 +62,8 @@ AGING_BANDS: tuple[tuple[int, int | None], ...] = (
     (181, 365),
     (366, None),
 )
+# The deadline-risk panel lists the legal windows closing within this many days.
+DEADLINE_PANEL_DAYS = 30
 OPEN_STATUSES: tuple[str, ...] = tuple(s.value for s in CaseStatus if s not in CLOSED)
 _SHARE = Decimal("0.0001")
 
@@ -145,6 +151,29 @@ def dashboard(session: Session, *, actor: Actor, as_of: date, months: int = 12) 
         year=year,
         quarter=quarter,
         progress=_progress(session, scope, as_of),
+    )
+
+
+def deadline_panel(
+    session: Session,
+    *,
+    actor: Actor,
+    as_of: date,
+    calendar: WorkCalendar,
+    service_documents: Collection[str],
+    within_days: int = DEADLINE_PANEL_DAYS,
+) -> tuple[LegalWindow, ...]:
+    """The legal windows closing within ``within_days`` of ``as_of`` in the districts ``actor``
+    serves, by closing day (``cases.deadlines.deadline_risk``)."""
+    return tuple(
+        deadline_risk(
+            session,
+            as_of=as_of,
+            within_days=within_days,
+            calendar=calendar,
+            service_documents=service_documents,
+            districts=None if actor.every_district else actor.districts,
+        )
     )
 
 

@@ -69,6 +69,7 @@ class ServedNotice:
     issued_on: date
     served_on: date | None
     service_method: str | None
+    receipt_number: str | None = None  # the service receipt (送达回证)
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ def letter_facts(
             n.issued_on,
             n.served_on,
             n.service_method,
+            n.receipt_number,
         )
         for n in session.execute(
             select(Notice)

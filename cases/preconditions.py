@@ -30,11 +30,11 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from cases.deadlines import (
-    COURT_MONTHS,
+    COURT_APPLICATION_MONTHS,
     LAWSUIT_MONTHS,
     add_months,
+    appeal_closes_on,
     court_window,
-    lawsuit_period_ends,
 )
 from cases.policy import AFTER_DEMAND_KINDS, ENFORCEMENT_KINDS
 
@@ -213,7 +213,7 @@ def _appeal_periods_closed(situation: Situation) -> Verdict:
     served = served_on(record, step)
     if served is None:
         return Verdict(False, f"{ORDER} issued {record.taken_on}, not yet served")
-    opens = lawsuit_period_ends(served, situation.policy.calendar) + _ONE_DAY
+    opens = appeal_closes_on(served, situation.policy.calendar) + _ONE_DAY
     if situation.as_of < opens:
         detail = f"the employer may still appeal the order to pay until {opens - _ONE_DAY}"
         return Verdict(False, detail, from_day=opens)
@@ -226,7 +226,7 @@ def _court_window_open(situation: Situation) -> Verdict:
     if served is not None:
         # The window's last day is at least this day; only a later night needs the calendar
         # of the year the window ends in to know whether a holiday moves it.
-        earliest_close = add_months(add_months(served, LAWSUIT_MONTHS), COURT_MONTHS)
+        earliest_close = add_months(add_months(served, LAWSUIT_MONTHS), COURT_APPLICATION_MONTHS)
         if situation.as_of <= earliest_close:
             return Verdict(True, f"the window to apply runs at least to {earliest_close}")
     window = _order_window(situation)

@@ -18,8 +18,16 @@ import segno
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from cases.deadlines import LAWSUIT_MONTHS, RECONSIDERATION_DAYS
 from cases.fines import served_order
-from cases.models import ApprovalRequest, Fine, Notice
+from cases.models import (
+    ApprovalRequest,
+    BankInquiry,
+    EmployerStatement,
+    Fine,
+    Notice,
+    TransferExecution,
+)
 from cases.money import format_grouped
 from cases.notices import (
     FINE_PAYMENT_DAYS,
@@ -58,7 +66,9 @@ REFERRALS = {
     "labour_supervision": ("劳动保障监察", "移送劳动保障监察通知书"),
 }
 WEEKDAYS = "一二三四五六日"
-APPEAL = {"reconsideration_days": 60, "lawsuit_months": 6}
+APPEAL = {"reconsideration_days": RECONSIDERATION_DAYS, "lawsuit_months": LAWSUIT_MONTHS}
+REVIEW_OUTCOMES = {"upheld": "采纳", "partly": "部分采纳", "dismissed": "不予采纳"}
+TRANSFER_RESULTS = {"full": "全额划拨", "partial": "部分划拨", "none": "未划拨"}
 
 
 def chinese_date(day: date) -> str:
@@ -267,14 +277,9 @@ class LetterContext:
             raise NoticeError(
                 "a court application needs the enforcement demand (催告书) served first"
             )
-        evidence = []
-        for n in facts.earlier:
-            entry = f"《{TITLES.get(n.document_type, n.document_type)}》（{n.document_number}），"
-            entry += f"{chinese_date(n.issued_on)}作出"
-            if n.served_on:
-                how = SERVICE_METHODS.get(n.service_method or "", "送达")
-                entry += f"，{chinese_date(n.served_on)}{how}"
-            evidence.append(entry)
+        evidence = court_evidence(
+            session, facts, notice, step_titles={s.kind: s.title for s in self.policy.steps}
+        )
         return {
             "court": {
                 "name": self.agency.court,
@@ -310,6 +315,96 @@ class LetterContext:
                 "payment_days": FINE_PAYMENT_DAYS,
             }
         }
+
+
+def court_evidence(
+    session: Session, facts: LetterFacts, notice: Notice, *, step_titles: Mapping[str, str]
+) -> list[str]:
+    """The evidence a court application lists, one entry per item, as of its issue date.
+
+    Every notice of the case (document number, issue, service: day, method, receipt), the
+    supervisors' approvals of enforcement steps (who, when), the employer's statement and defence
+    and its review, the bank-balance inquiries and what the bank transferred.
+    """
+    as_of = notice.issued_on
+    entries = []
+    for n in facts.earlier:
+        if n.document_number == notice.document_number:
+            continue  # the application itself
+        entry = f"《{TITLES.get(n.document_type, n.document_type)}》（{n.document_number}），"
+        entry += f"{chinese_date(n.issued_on)}作出"
+        if n.served_on:
+            how = SERVICE_METHODS.get(n.service_method or "", "送达")
+            entry += f"，{chinese_date(n.served_on)}{how}"
+            if n.receipt_number:
+                entry += f"，送达回证编号{n.receipt_number}"
+        else:
+            entry += "，未记录送达"
+        entries.append(entry)
+    approvals = session.execute(
+        select(ApprovalRequest)
+        .where(
+            col(ApprovalRequest.case_id) == facts.case_id,
+            col(ApprovalRequest.status) == "approved",
+            col(ApprovalRequest.decided_on) <= as_of,
+            col(ApprovalRequest.step).in_(list(step_titles)),
+        )
+        .order_by(col(ApprovalRequest.decided_on), col(ApprovalRequest.id))
+    ).scalars()
+    for a in approvals:
+        assert a.decided_on is not None
+        entries.append(
+            f"{step_titles[a.step]}审批记录：{chinese_date(a.requested_on)}提请，"
+            f"经{a.decided_by}于{chinese_date(a.decided_on)}批准"
+        )
+    statements = session.execute(
+        select(EmployerStatement)
+        .where(
+            col(EmployerStatement.case_id) == facts.case_id,
+            col(EmployerStatement.received_on) <= as_of,
+        )
+        .order_by(col(EmployerStatement.received_on), col(EmployerStatement.id))
+    ).scalars()
+    for st in statements:
+        if st.kind == "none_made":
+            entry = (
+                f"被申请人在催告期限内未提出陈述、申辩的记录（{st.recorded_by}于"
+                f"{chinese_date(st.received_on)}记录）"
+            )
+        else:
+            entry = f"被申请人陈述、申辩记录：{chinese_date(st.received_on)}提出，{st.summary}"
+            if st.reviewed_on is not None and st.review_outcome:
+                verdict = REVIEW_OUTCOMES.get(st.review_outcome, st.review_outcome)
+                entry += (
+                    f"；复核意见：{verdict}（{st.reviewed_by}于{chinese_date(st.reviewed_on)}复核）"
+                )
+        entries.append(entry)
+    inquiries = session.execute(
+        select(BankInquiry)
+        .where(col(BankInquiry.case_id) == facts.case_id, col(BankInquiry.inquired_on) <= as_of)
+        .order_by(col(BankInquiry.inquired_on), col(BankInquiry.id))
+    ).scalars()
+    for q in inquiries:
+        entries.append(
+            f"存款账户查询结果：{q.bank_name}账号{q.account_number}，"
+            f"{chinese_date(q.inquired_on)}查询余额人民币{format_grouped(q.balance_fen)}元"
+        )
+    transfers = session.execute(
+        select(TransferExecution)
+        .where(
+            col(TransferExecution.case_id) == facts.case_id,
+            col(TransferExecution.executed_on) <= as_of,
+        )
+        .order_by(col(TransferExecution.executed_on), col(TransferExecution.id))
+    ).scalars()
+    for t in transfers:
+        entries.append(
+            f"划拨执行结果：{t.bank_name}账号{t.account_number}，{chinese_date(t.executed_on)}"
+            f"应划拨人民币{format_grouped(t.requested_fen)}元，实际划拨人民币"
+            f"{format_grouped(t.amount_fen)}元（{TRANSFER_RESULTS.get(t.result, t.result)}，"
+            f"银行流水号{t.reference}）"
+        )
+    return entries
 
 
 def _notice_of(notice: Notice) -> dict[str, Any]:

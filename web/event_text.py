@@ -135,6 +135,15 @@ def _status_changed(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> s
     cause = d["cause"]
     if cause == "dispute_resolved":
         why = reader.say(DISPUTE_RULINGS[d["outcome"]], reason=d["reason"])
+    elif cause == "court_decided":
+        why = _with_note(
+            reader,
+            reader.say(
+                N_("the court application was {outcome}: the officer decides what follows"),
+                outcome=reader._(label("court", d["outcome"])),
+            ),
+            d.get("reason"),
+        )
     elif cause == "promise_made":
         why = reader.say(
             STATUS_CAUSES[cause], amount=reader.money(d["amount"]), day=reader.day(d["due_on"])
@@ -366,6 +375,31 @@ def _dispute_resolved(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) ->
     return _with_reason(reader, reader._(rulings[d["outcome"]]), d.get("reason"))
 
 
+def _court_filed(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> str:
+    return reader.say(
+        N_(
+            "Application {number} filed with {court} on {day} ({reference}); the window to "
+            "apply closes on {closes}"
+        ),
+        number=d["document_number"],
+        court=d["court"],
+        day=reader.day(d["filed_on"]),
+        reference=d["court_reference"],
+        closes=reader.day(d["window_closes_on"]),
+    )
+
+
+def _court_decided(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> str:
+    what = reader.say(
+        N_("{court}, {day}: {outcome} ({reference})"),
+        court=d["court"],
+        day=reader.day(d["decided_on"]),
+        outcome=reader._(label("court", d["outcome"])),
+        reference=d["court_reference"],
+    )
+    return _with_note(reader, what, d.get("note"))
+
+
 def _claimed(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> str:
     return reader._(N_("Took the case from the queue"))
 
@@ -591,6 +625,8 @@ _BY_KIND: dict[str, _Describer] = {
     "case_reassigned": _case_reassigned,
     "dispute_opened": _dispute_opened,
     "dispute_resolved": _dispute_resolved,
+    "court_filed": _court_filed,
+    "court_decided": _court_decided,
     "case_claimed": _claimed,
     "case_released": _released,
     "case_opened": _items,

@@ -110,6 +110,19 @@ LABELS: dict[str, dict[str, str]] = {
         "released": N_("Released"),
         "enforced": N_("Enforced"),
     },
+    # A legal window (cases.deadlines.WINDOW_KINDS).
+    "window": {
+        "court_application": N_("Court application"),
+        "reconsideration": N_("Reconsideration"),
+        "lawsuit": N_("Administrative lawsuit"),
+        "service": N_("Service of a letter"),
+    },
+    "court": {
+        "accepted": N_("Accepted by the court"),
+        "refused": N_("Refused by the court"),
+        "enforced": N_("Enforced by the court"),
+        "withdrawn": N_("Withdrawn"),
+    },
     "insurance": {
         "pension": N_("Pension"),
         "medical": N_("Medical"),

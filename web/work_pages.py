@@ -13,10 +13,12 @@ from arrears.wiring import App
 from cases import actions
 from cases.access import Actor, NotAllowed, Role
 from cases.approvals import pending_approvals
-from cases.dashboard import dashboard
+from cases.dashboard import DEADLINE_PANEL_DAYS, dashboard, deadline_panel
+from cases.deadlines import service_documents
 from cases.districts import DISTRICT_NAMES
 from cases.escalation_log import LogFilter, LogFilterError, log_csv, log_page
 from cases.worklist import officer_queue, take_next
+from notifications.letter_context import TITLES
 from web import arrears_app, charts
 from web.auth import CurrentActor, language_of, require_roles
 from web.event_text import words
@@ -332,8 +334,16 @@ def log_export(
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard_page(request: Request, app: ArrearsApp, actor: Supervisor) -> Response:
+    today = app.today()
     with app.session() as session:
-        figures = dashboard(session, actor=actor, as_of=app.today())
+        figures = dashboard(session, actor=actor, as_of=today)
+        windows = deadline_panel(
+            session,
+            actor=actor,
+            as_of=today,
+            calendar=app.policy.calendar,
+            service_documents=service_documents(app.policy),
+        )
     pages = pages_of(request)
     language = language_of(request)
 
@@ -370,4 +380,12 @@ def dashboard_page(request: Request, app: ArrearsApp, actor: Supervisor) -> Resp
             no_target_label=_("No target"),
         ),
     }
-    return render(request, "dashboard.html", figures=figures, svgs=svgs)
+    return render(
+        request,
+        "dashboard.html",
+        figures=figures,
+        svgs=svgs,
+        windows=windows,
+        window_days=DEADLINE_PANEL_DAYS,
+        titles=TITLES,
+    )

@@ -10,6 +10,7 @@ import typer
 
 from arrears.cli.agreements import agreements_app, collateral_app
 from arrears.cli.cases import cases_app, escalate, policy_app
+from arrears.cli.courts import court_app, deadlines
 from arrears.cli.enforcement import disclosure, fines_app, transfers_app
 from arrears.cli.letters import letters_app
 from arrears.cli.nightly import runs_app, simulate
@@ -49,5 +50,7 @@ app.add_typer(fines_app, name="fines")
 app.command()(disclosure)
 app.add_typer(collateral_app, name="collateral")
 app.add_typer(agreements_app, name="agreements")
+app.command()(deadlines)
+app.add_typer(court_app, name="court")
 
 __all__ = ["app"]

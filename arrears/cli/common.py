@@ -64,6 +64,14 @@ UserOption = Annotated[
     ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+UserOption = Annotated[
+    str | None,
+    typer.Option(
+        "--user",
+        help="Act as this user of the web app (their role and districts apply). Without it, "
+        "the command acts for the operator at the console, who may do what an admin may.",
+    ),
+]
 
 
 class UsageProblem(Exception):
@@ -99,6 +107,24 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
             fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
 
     return wrapper
+
+
+def acting_user(session: Session, username: str | None) -> Actor:
+    """The user a command acts as: ``--user`` (an active user), or the console's operator."""
+    if username is None:
+        # Whoever runs the command on the server already holds the store's credentials and could
+        # write the tables directly; the record names their login.
+        try:
+            login = getpass.getuser()
+        except (OSError, KeyError):  # no login name in the environment (some containers)
+            login = "unknown"
+        return Actor(user_id=0, username=f"console:{login}", role=Role.ADMIN, districts=frozenset())
+    user = session.execute(
+        select(User).where(col(User.username) == username.strip().lower())
+    ).scalar_one_or_none()
+    if user is None or not user.active:
+        fail(f"no active user {username!r}")
+    return Actor.of(user)
 
 
 def make_app() -> App:

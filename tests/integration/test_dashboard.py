@@ -35,15 +35,18 @@ from arrears.cli import app
 from arrears.wiring import App
 from cases.access import Actor, NotAllowed
 from cases.dashboard import (
+    DEADLINE_PANEL_DAYS,
     AgingBucket,
     Dashboard,
     MonthFigures,
     StageCount,
     TargetError,
     dashboard,
+    deadline_panel,
     set_target,
 )
-from cases.models import Case, DistrictTarget, Employer, User
+from cases.deadlines import service_documents
+from cases.models import Case, DistrictTarget, Employer, Notice, User
 from cases.states import CaseStatus, transition
 from tests.factories import CODES, ledger_row, write_ledger, write_payments
 
@@ -411,3 +414,45 @@ def test_targets_cli(books: App, db_env: dict[str, str]) -> None:
     assert [r["district"] for r in mine] == [B]
     table = arrears(db_env, "targets", "list", "--year", "2026")
     assert table.exit_code == 0 and "¥1,200,000.00" in table.stdout and A not in table.stdout
+
+
+def test_the_deadline_panel_keeps_to_the_readers_districts(books: App) -> None:
+    """Orders to pay served in October: their reconsideration windows close in December, within
+    the panel's 30 days of 2026-11-20; a closed case's window is left out."""
+    served = {E1: date(2026, 10, 10), E3: date(2026, 10, 12), E4: date(2026, 10, 10)}
+    with books.session() as session:
+        ids = {code: _case(session, code).id for code in served}
+        for code, day in served.items():
+            session.add(
+                Notice(
+                    case_id=ids[code],
+                    business_key=f"order:{code}",
+                    step="order_to_pay",
+                    level=6,
+                    channel="letter",
+                    document_type="order_to_pay",
+                    status="served",
+                    document_number=f"津社保征〔2026〕{code[-4:]}号",
+                    issued_on=day,
+                    served_on=day,
+                )
+            )
+
+    def panel(username: str) -> list[tuple[int | None, str, date, int]]:
+        with books.session() as session:
+            windows = deadline_panel(
+                session,
+                actor=actor(books, username),
+                as_of=AS_OF,
+                calendar=books.policy.calendar,
+                service_documents=service_documents(books.policy),
+            )
+        return [(w.case_id, w.kind, w.closes_on, w.days_left) for w in windows]
+
+    e1 = (ids[E1], "reconsideration", date(2026, 12, 9), 19)
+    e3 = (ids[E3], "reconsideration", date(2026, 12, 11), 21)
+    assert DEADLINE_PANEL_DAYS == 30
+    assert panel("admin") == [e1, e3]
+    assert panel("sup_b") == [e3]
+    assert panel("officer_a") == [e1]
+    assert panel("nobody") == []

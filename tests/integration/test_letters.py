@@ -17,7 +17,14 @@ from typer.testing import CliRunner
 
 from arrears.cli import app
 from arrears.wiring import App
-from cases.models import ApprovalRequest, BankInquiry, Case, EmployerStatement, Notice
+from cases.models import (
+    ApprovalRequest,
+    BankInquiry,
+    Case,
+    EmployerStatement,
+    Notice,
+    TransferExecution,
+)
 from cases.numerals import capital_yuan
 from cases.policy import STEP_KINDS
 from notifications.letters import LetterDetails
@@ -352,3 +359,86 @@ def test_details_reach_the_interview_notice(store: App, case_id: int) -> None:
     text = pdf_text(store.documents.read(letter.sha256))
     assert "2026年12月3日（星期四）下午2:30" in text
     assert "和平区南京路189号三楼" in text
+
+
+def test_court_application_lists_its_evidence(store: App, case_id: int) -> None:
+    """The application's annex names every notice with its service and receipt, the approvals,
+    the employer's statement and its review, the bank inquiry and what the bank transferred."""
+    _unlock_every_step(store, case_id)
+    with store.session() as session:
+        session.execute(
+            update(Notice)
+            .where(col(Notice.step) == "order_to_pay")
+            .values(service_method="in_person", receipt_number="SD-0006")
+        )
+        session.execute(
+            update(Notice)
+            .where(col(Notice.step) == "enforcement_demand")
+            .values(service_method="post", receipt_number="SD-0007")
+        )
+        transfer = Notice(
+            case_id=case_id,
+            business_key="seed:transfer",
+            step="forced_transfer",
+            level=8,
+            channel="letter",
+            document_type="forced_transfer_decision",
+            status="printed",
+            document_number="津测试〔2026〕第000008号",
+            issued_on=date(2026, 11, 12),
+        )
+        session.add(transfer)
+        session.flush()
+        session.add(
+            EmployerStatement(
+                case_id=case_id,
+                kind="statement",
+                received_on=date(2026, 11, 2),
+                summary="单位称资金周转困难",
+                recorded_by="officer1",
+                reviewed_on=date(2026, 11, 4),
+                reviewed_by="supervisor1",
+                review_outcome="dismissed",
+            )
+        )
+        session.add(
+            TransferExecution(
+                case_id=case_id,
+                notice_id=transfer.id,
+                bank_name="中国银行天津和平支行",
+                account_number="6216601234567890",
+                requested_fen=2_234_617,
+                result="none",
+                amount_fen=0,
+                executed_on=date(2026, 11, 16),
+                reference="BOC-TR-778",
+                recorded_by="officer1",
+            )
+        )
+    with store.session() as session:
+        (letter,) = store.letter_desk(session).issue(
+            case_id=case_id, step_kind="court_application", issued_on=date(2026, 11, 26), actor="t"
+        )
+    text = pdf_text(store.documents.read(letter.sha256))
+    annex = text[text.index("证据材料清单") :]
+    for expected in (
+        # every notice: number, issue, service day and method, receipt
+        "《社会保险费限期缴纳通知书》（津测试〔2026〕第000006号），2026年10月8日作出，"
+        "2026年10月9日直接送达，送达回证编号SD-0006",
+        "《催告书》（津测试〔2026〕第000007号），2026年10月26日作出，2026年10月27日邮寄送达，"
+        "送达回证编号SD-0007",
+        "《强制划拨决定书》（津测试〔2026〕第000008号），2026年11月12日作出，未记录送达",
+        # the approvals granted, with who and when
+        "强制划拨审批记录：2026年11月11日提请，经supervisor1于2026年11月12日批准",
+        "申请法院强制执行审批记录：2026年11月11日提请，经supervisor1于2026年11月12日批准",
+        # the statement and its review
+        "被申请人陈述、申辩记录：2026年11月2日提出，单位称资金周转困难；复核意见：不予采纳"
+        "（supervisor1于2026年11月4日复核）",
+        # the bank: the inquiry and the transfer's result
+        "存款账户查询结果：中国银行天津和平支行账号6216601234567890，2026年11月10日查询余额"
+        "人民币9,000,000.00元",
+        "划拨执行结果：中国银行天津和平支行账号6216601234567890，2026年11月16日应划拨人民币"
+        "22,346.17元，实际划拨人民币0.00元（未划拨，银行流水号BOC-TR-778）",
+    ):
+        assert expected in annex, expected
+    assert f"（{letter.document_number}）" not in annex  # not its own evidence

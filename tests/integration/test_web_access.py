@@ -28,7 +28,7 @@ from sqlmodel import col
 
 from arrears.wiring import App
 from cases.access import Role
-from cases.models import ApprovalRequest, Notice, User
+from cases.models import ApprovalRequest, Case, Employer, Notice, User
 from tests.factories import add_open_cases
 from tests.integration.test_web_security import HTML, Site, make_site
 from web.case_pages import ACTIONS
@@ -195,3 +195,41 @@ def test_every_route_as_every_user(world: World) -> None:
                         )
     assert not missing, f"routes missing from the access matrix: {sorted(set(missing))}"
     assert not outcomes, "\n".join(outcomes)
+
+
+def test_the_deadline_panel_shows_the_supervisors_districts_only(world: World) -> None:
+    """Orders to pay served 2026-10-10 in both districts: their reconsideration windows close on
+    2026-12-09, within 30 days of today (2026-11-26); each row links to its case."""
+    site = world.site
+    with site.app.session() as session:
+        other = session.execute(
+            select(col(Case.id))
+            .join(Employer, col(Employer.id) == col(Case.employer_id))
+            .where(col(Employer.district) == B)
+        ).scalar_one()
+        for case_id in (world.case_id, other):
+            session.add(
+                Notice(
+                    case_id=case_id,
+                    business_key=f"{case_id}:order_to_pay:letter:2026-10-09",
+                    step="order_to_pay",
+                    level=6,
+                    channel="letter",
+                    document_type="order_to_pay",
+                    status="served",
+                    document_number=f"津社保征〔2026〕{case_id + 100}号",
+                    issued_on=date(2026, 10, 9),
+                    served_on=date(2026, 10, 10),
+                )
+            )
+    site.login("supervisor_a")
+    page = site.client.get("/dashboard", headers=HTML)
+    assert page.status_code == 200
+    panel = page.text[page.text.index('id="deadline-risk"') :]
+    assert "期限风险" in panel and "行政复议" in panel and "2026年12月9日" in panel
+    assert f'href="/cases/{world.case_id}"' in panel
+    assert f'href="/cases/{other}"' not in panel
+    site.post("/logout")
+    site.login("admin")
+    panel = site.client.get("/dashboard", headers=HTML).text
+    assert f'href="/cases/{world.case_id}"' in panel and f'href="/cases/{other}"' in panel

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from itsdangerous import TimestampSigner
 
 from arrears.wiring import App
-from cases.models import Case, Employer
+from cases.models import Case, Employer, Notice
 from cases.users import add_user, set_active, set_password
 from tests.factories import add_open_cases
 from web.app import create_app
@@ -356,6 +356,22 @@ def test_employer_data_is_escaped_on_every_page(site: Site) -> None:
         assert employer is not None
         employer.name = employer.contact_name = employer.address = hostile
         session.add(employer)
+        # A served order to pay: its reconsideration window (to 2026-12-09) is on the
+        # dashboard's deadline-risk panel, under the employer's name.
+        session.add(
+            Notice(
+                case_id=case_id,
+                business_key=f"{case_id}:order_to_pay:letter:2026-10-09",
+                step="order_to_pay",
+                level=6,
+                channel="letter",
+                document_type="order_to_pay",
+                status="served",
+                document_number="津社保征〔2026〕7号",
+                issued_on=date(2026, 10, 9),
+                served_on=date(2026, 10, 10),
+            )
+        )
     site.add("zhangwei", display_name="<script>alert('name')</script>")
     site.add("boss", role="supervisor")
     site.login("zhangwei")
@@ -371,8 +387,7 @@ def test_employer_data_is_escaped_on_every_page(site: Site) -> None:
     for path, page in pages.items():
         assert page.status_code == 200, path
         assert "<script>" not in page.text, path
-        if path != "/dashboard":  # figures only: no employer is named there
-            assert "天津&lt;script&gt;alert(1)&lt;/script&gt;&#34;公司" in page.text, path
+        assert "天津&lt;script&gt;alert(1)&lt;/script&gt;&#34;公司" in page.text, path
     assert "&lt;script&gt;alert(&#39;name&#39;)&lt;/script&gt;" in pages["/queue"].text
 
 
