@@ -7,14 +7,22 @@ may see the case (``CaseNotFound``) and act (``NotAllowed``), refuses bad input 
 through ``cases.states.transition``. The caller commits: the session is the unit of work.
 
 The work is split by noun: contacts (calls, notes, interviews, bank inquiries, service), flags,
-disputes, promises and receipts, approvals, assignment; giving a case back is ``cases.claims``'s
-and the timeline ``cases.queue``'s.
+disputes, promises and receipts, approvals, holds (legal challenges, deferrals), assignment;
+giving a case back is ``cases.claims``'s and the timeline ``cases.queue``'s.
 """
 
 from __future__ import annotations
 
 from cases.access import CaseNotFound, NotAllowed
-from cases.approvals import WRITE_OFF, decide_approval, gated_steps, propose_write_off, request_step
+from cases.approvals import (
+    WRITE_OFF,
+    WRITE_OFF_DOCUMENT_KINDS,
+    WriteOffDocumentIn,
+    decide_approval,
+    gated_steps,
+    propose_write_off,
+    request_step,
+)
 from cases.assignment import reassign_cases
 from cases.claims import release as release_case
 from cases.contacts import (
@@ -29,6 +37,15 @@ from cases.contacts import (
 )
 from cases.disputes import DISPUTE_OUTCOMES, open_dispute, resolve_dispute
 from cases.flags import FLAGS, mark_case, unmark_case
+from cases.holds import (
+    CHALLENGE_KINDS,
+    CHALLENGE_OUTCOMES,
+    end_deferral,
+    grant_deferral,
+    record_challenge,
+    record_challenge_outcome,
+    revoke_deferral,
+)
 from cases.notices import SERVICE_METHODS
 from cases.promises import PROMISE_MAX_DAYS, Receipt, record_payment, record_promise
 from cases.queue import TimelineEntry, case_timeline
@@ -36,6 +53,8 @@ from cases.refusals import NOTE_MAX, ActionRefused
 
 __all__ = [
     "CALL_OUTCOMES",
+    "CHALLENGE_KINDS",
+    "CHALLENGE_OUTCOMES",
     "DISPUTE_OUTCOMES",
     "FLAGS",
     "INTERVIEW_OUTCOMES",
@@ -43,21 +62,27 @@ __all__ = [
     "PROMISE_MAX_DAYS",
     "SERVICE_METHODS",
     "WRITE_OFF",
+    "WRITE_OFF_DOCUMENT_KINDS",
     "ActionRefused",
     "CaseNotFound",
     "NotAllowed",
     "Receipt",
     "TimelineEntry",
+    "WriteOffDocumentIn",
     "add_note",
     "case_timeline",
     "decide_approval",
+    "end_deferral",
     "gated_steps",
+    "grant_deferral",
     "mark_case",
     "open_dispute",
     "propose_write_off",
     "reassign_cases",
     "record_bank_inquiry",
     "record_call",
+    "record_challenge",
+    "record_challenge_outcome",
     "record_interview",
     "record_payment",
     "record_promise",
@@ -65,6 +90,7 @@ __all__ = [
     "release_case",
     "request_step",
     "resolve_dispute",
+    "revoke_deferral",
     "schedule_interview",
     "unmark_case",
 ]

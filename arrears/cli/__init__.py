@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from arrears.cli.cases import cases_app, escalate, policy_app
+from arrears.cli.holds import holds_app
 from arrears.cli.letters import letters_app
 from arrears.cli.nightly import runs_app, simulate
 from arrears.cli.notices import notices_app, serve, tasks_app
@@ -41,5 +42,6 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(sample_app, name="sample")
 app.add_typer(users_app, name="users")
 app.add_typer(targets_app, name="targets")
+app.add_typer(holds_app, name="holds")
 
 __all__ = ["app"]

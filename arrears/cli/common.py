@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import sys
 from collections.abc import Callable, Iterator
@@ -14,11 +15,15 @@ from typing import Annotated, NoReturn, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, col
 
 from arrears.settings import Settings
 from arrears.wiring import App, NotInitialised
+from cases.access import Actor, Role
 from cases.importers import ImportFileError, RowError
+from cases.models import User
 from cases.notices import NoticeError
 from cases.policy import PolicyError
 from cases.queue import CaseNotFound
@@ -51,6 +56,14 @@ ImportDate = Annotated[
     ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+UserOption = Annotated[
+    str | None,
+    typer.Option(
+        "--user",
+        help="Act as this user of the web app (their role and districts apply). Without it, "
+        "the command acts for the operator at the console, who may do what an admin may.",
+    ),
+]
 
 
 class UsageProblem(Exception):
@@ -161,3 +174,21 @@ def print_row_errors(errors: list[RowError], *, limit: int = 200) -> None:
         err.print(str(error))
     if len(errors) > limit:
         err.print(f"... and {len(errors) - limit} more errors")
+
+
+def acting_user(session: Session, username: str | None) -> Actor:
+    """Who a command acts as: the ``--user`` named (active), else the operator at the console."""
+    if username is None:
+        # Whoever runs the command on the server already holds the store's credentials and could
+        # write the table directly; the record names their login.
+        try:
+            login = getpass.getuser()
+        except (OSError, KeyError):  # no login name in the environment (some containers)
+            login = "unknown"
+        return Actor(user_id=0, username=f"console:{login}", role=Role.ADMIN, districts=frozenset())
+    user = session.execute(
+        select(User).where(col(User.username) == username.strip().lower())
+    ).scalar_one_or_none()
+    if user is None or not user.active:
+        fail(f"no active user {username!r}")
+    return Actor.of(user)

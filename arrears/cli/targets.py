@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,12 +9,9 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
-from sqlmodel import Session, col
 
-from arrears.cli.common import fail, handled, open_store, out
-from cases.access import Actor, NotAllowed, Role
-from cases.models import User
+from arrears.cli.common import UserOption, acting_user, fail, handled, open_store, out
+from cases.access import NotAllowed
 from cases.money import MoneyError, fen_to_yuan, format_grouped, format_yuan, parse_yuan
 from cases.targets import Target, TargetError, describe, list_targets, set_target
 
@@ -23,15 +19,6 @@ targets_app = typer.Typer(
     help="Quarterly targets of the districts: what to recover and how many cases to close.",
     no_args_is_help=True,
 )
-
-UserOption = Annotated[
-    str | None,
-    typer.Option(
-        "--user",
-        help="Act as this user of the web app (their role and districts apply). Without it, "
-        "the command acts for the operator at the console, who may do what an admin may.",
-    ),
-]
 
 
 @contextmanager
@@ -41,23 +28,6 @@ def _refusals() -> Iterator[None]:
         yield
     except (TargetError, NotAllowed, MoneyError) as exc:
         fail(str(exc))
-
-
-def _actor(session: Session, username: str | None) -> Actor:
-    if username is None:
-        # Whoever runs the command on the server already holds the store's credentials and could
-        # write the table directly; the record names their login.
-        try:
-            login = getpass.getuser()
-        except (OSError, KeyError):  # no login name in the environment (some containers)
-            login = "unknown"
-        return Actor(user_id=0, username=f"console:{login}", role=Role.ADMIN, districts=frozenset())
-    user = session.execute(
-        select(User).where(col(User.username) == username.strip().lower())
-    ).scalar_one_or_none()
-    if user is None or not user.active:
-        fail(f"no active user {username!r}")
-    return Actor.of(user)
 
 
 @targets_app.command("set")
@@ -77,7 +47,7 @@ def targets_set(
     with _refusals(), a.session() as session:
         target = set_target(
             session,
-            actor=_actor(session, user),
+            actor=acting_user(session, user),
             district=district,
             year=year,
             quarter=quarter,
@@ -98,7 +68,9 @@ def targets_list(
     """The targets set, latest quarter first (only the districts the user serves)."""
     a, _ = open_store(None)
     with _refusals(), a.session() as session:
-        targets = list_targets(session, actor=_actor(session, user), year=year, quarter=quarter)
+        targets = list_targets(
+            session, actor=acting_user(session, user), year=year, quarter=quarter
+        )
     if as_json:
         out.print_json(json.dumps([_as_json(t) for t in targets], ensure_ascii=False))
         return
