@@ -22,12 +22,15 @@ from datetime import date
 from sqlalchemy import or_, select
 from sqlmodel import Session, col
 
+from cases import locks
 from cases.access import Actor
-from cases.accounts import FEE_FREE_STATUSES, chunked
+from cases.accounts import FEE_FREE_STATUSES, chunked, load_books, rebuild_allocations
 from cases.bulk import among
+from cases.casework import PolicyRef, load_open_cases, reconcile
 from cases.decide import ChallengeFact, DeferralFact
 from cases.messages import N_, Term
 from cases.models import Case, Deferral, Employer, LegalChallenge
+from cases.policy import Policy
 from cases.refusals import (
     OFFICERS,
     SUPERVISORS,
@@ -226,9 +229,15 @@ def grant_deferral(
     ends_on: date,
     approval_reference: str,
     reason: str,
+    policy: Policy | None = None,
 ) -> Deferral:
     """A supervisor records a provincially approved deferral: no late fee from ``starts_on`` to
-    ``ends_on`` inclusive, and collection pauses."""
+    ``ends_on`` inclusive, and collection pauses.
+
+    Every position computed from now on leaves the deferred days out. With ``policy``, the
+    employer's payments are also applied again at once (``_replay``); without it, the next
+    payment or import does that.
+    """
     doing = N_("grant a deferral")
     case = acting_on(session, actor, case_id, doing=doing, roles=SUPERVISORS)
     if ends_on < starts_on:
@@ -297,6 +306,7 @@ def grant_deferral(
             "reason": why,
         },
     )
+    _replay(session, case, policy, actor=actor, today=today, source=f"deferral {approval}")
     return deferral
 
 
@@ -309,6 +319,7 @@ def end_deferral(
     deferral_id: int,
     ended_on: date,
     reason: str,
+    policy: Policy | None = None,
 ) -> Deferral:
     """End a deferral early: ``ended_on`` becomes its last day; the late fee runs again after."""
     doing = N_("end a deferral")
@@ -352,6 +363,8 @@ def end_deferral(
             "reason": why,
         },
     )
+    source = f"deferral {deferral.approval_reference} ended"
+    _replay(session, case, policy, actor=actor, today=today, source=source)
     return deferral
 
 
@@ -363,6 +376,7 @@ def revoke_deferral(
     today: date,
     deferral_id: int,
     reason: str,
+    policy: Policy | None = None,
 ) -> Deferral:
     """Revoke a deferral granted in error: it spares no day, and the late fee is as before."""
     doing = N_("revoke a deferral")
@@ -387,7 +401,39 @@ def revoke_deferral(
             "reason": why,
         },
     )
+    source = f"deferral {deferral.approval_reference} revoked"
+    _replay(session, case, policy, actor=actor, today=today, source=source)
     return deferral
+
+
+def _replay(
+    session: Session,
+    case: Case,
+    policy: Policy | None,
+    *,
+    actor: Actor,
+    today: date,
+    source: str,
+) -> None:
+    """Apply the employer's payments again now that the fee-free days changed: a payment made
+    during or after them owes less late fee, so its allocations change and a case the change
+    settles closes as paid, as a payment file would leave them."""
+    if policy is None:
+        return
+    locks.hold(session, locks.IMPORTS, holder=f"{actor.username} {source}")
+    session.flush()
+    books = load_books(session, [case.employer_id])
+    rebuild_allocations(session, books.values(), policy.fee_rules)
+    reconcile(
+        session,
+        books,
+        load_open_cases(session, books.keys()),
+        today=today,
+        policy=PolicyRef(name=policy.name, version=policy.version, fee_rules=policy.fee_rules),
+        actor=actor.username,
+        source=source,
+    )
+    session.refresh(case)  # reconciling may have closed it, by statements the ORM did not see
 
 
 def _active_deferral(session: Session, case_id: int, deferral_id: int) -> Deferral:

@@ -166,6 +166,7 @@ def holds_defer(
             ends_on=_day(end, "--to"),
             approval_reference=approval,
             reason=reason,
+            policy=a.policy,
         )
         line = f"deferral {deferral.id} granted on case {deferral.case_id}: "
         line += f"{deferral.starts_on} to {deferral.ends_on} ({deferral.approval_reference})"
@@ -192,6 +193,7 @@ def holds_end_deferral(
             deferral_id=deferral,
             ended_on=_day(on, "--on"),
             reason=reason,
+            policy=a.policy,
         )
         line = f"deferral {ended.id} ({ended.approval_reference}) ended: last day {ended.ends_on}"
     out.print(line)
@@ -215,6 +217,7 @@ def holds_revoke_deferral(
             today=today,
             deferral_id=deferral,
             reason=reason,
+            policy=a.policy,
         )
         line = f"deferral {revoked.id} ({revoked.approval_reference}) revoked"
     out.print(line)

@@ -23,7 +23,7 @@ from cases.approvals import pending_approvals
 from cases.case_view import case_view
 from cases.decide import ChallengeFact, DeferralFact
 from cases.holds import load_challenge_facts, load_deferral_facts, open_holds, year_after
-from cases.models import Case, Deferral, LegalChallenge, WriteOffDocument
+from cases.models import Allocation, Case, Deferral, LegalChallenge, WriteOffDocument
 from tests.integration.casework_world import World, day, make_world
 
 runner = CliRunner()
@@ -373,6 +373,41 @@ def test_paying_the_deferred_total_settles_the_case(w: World) -> None:
         policy=w.store.policy,
     )
     assert w.case(w.a).status == "closed_paid"  # without the deferral, 55.00 would be owed
+
+
+def test_a_deferral_granted_after_a_payment_applies_the_payment_again(w: World) -> None:
+    # 10,120.00 paid on day 31 (2026-10-16): principal 1,000,000, then 12,000 of the 15,500 fen
+    # late fee; 35.00 is still owed.
+    w.act(
+        actions.record_payment,
+        actor=w.officer,
+        case_id=w.a,
+        today=day(31),
+        amount=Decimal("10120.00"),
+        paid_on=day(31),
+        reference="BANK-0002",
+        policy=w.store.policy,
+    )
+    assert owed(w, w.a, day(31)) == (3500, 3500)
+    with w.store.session() as session:
+        (stored,) = session.execute(select(Allocation)).scalars()
+        assert (stored.principal_fen, stored.fee_fen, stored.credit_fen) == (1_000_000, 12000, 0)
+    # Deferred 2026-09-21..09-30 after the fact: the fee owed on the payment day was 10,500, so
+    # the payment settled everything with 15.00 to spare, and the case closes as paid.
+    defer(
+        w,
+        today=day(32),
+        starts_on=date(2026, 9, 21),
+        ends_on=date(2026, 9, 30),
+        policy=w.store.policy,
+    )
+    with w.store.session() as session:
+        rows = session.execute(select(Allocation).order_by(col(Allocation.id))).scalars()
+        assert [(r.principal_fen, r.fee_fen, r.credit_fen) for r in rows] == [
+            (1_000_000, 10500, 0),
+            (0, 0, 1500),
+        ]
+    assert w.case(w.a).status == "closed_paid"
 
 
 def test_a_deferral_ended_early_spares_only_its_days_so_far(w: World) -> None:
