@@ -34,7 +34,7 @@ STATUS_CAUSES = {
     "promise_kept": N_("promise kept, escalation resumes on what is left"),
     "settled": N_("principal and late fees settled"),
     "write_off": N_("write-off approved: {reason}"),
-    "challenge_decided": N_("the challenged decision was {outcome}: an officer reviews the case"),
+    "challenge_decided": N_("{outcome}: an officer reviews the case"),
 }
 DISPUTE_RULINGS = {
     "upheld": N_("dispute upheld, escalation resumes: {reason}"),

@@ -102,3 +102,41 @@ def test_a_write_off_is_proposed_on_a_document_the_supervisor_sees(site: Site) -
     assert "破产裁定书 · （2026）津02破12号 · 天津市第二中级人民法院" in listed.group(1)
     timeline = site.client.get(f"/cases/{case_id}", headers=HTML)
     assert "天津市第二中级人民法院破产裁定书 （2026）津02破12号" in timeline.text
+
+
+def test_a_revoked_decision_reads_on_the_case_page(site: Site) -> None:
+    with site.app.session() as session:
+        (case_id,) = add_open_cases(session, [(A, 100_000, date(2026, 10, 16))])
+    with site.app.session() as session:
+        filed = actions.record_challenge(
+            session=session,
+            actor=supervisor(site),
+            case_id=case_id,
+            today=TODAY,
+            kind="reconsideration",
+            filed_on=date(2026, 11, 2),
+            body="天津市人民政府",
+            reference="津政复〔2026〕88号",
+        )
+        assert filed.id is not None
+        actions.record_challenge_outcome(
+            session=session,
+            actor=supervisor(site),
+            case_id=case_id,
+            today=TODAY,
+            challenge_id=filed.id,
+            outcome="revoked",
+            decided_on=date(2026, 11, 25),
+            note="撤销划拨决定",
+        )
+    site.login("wangfang")
+    page = site.client.get(f"/cases/{case_id}", headers=HTML)
+    assert (
+        "2026年11月2日向天津市人民政府提起行政复议 津政复〔2026〕88号：强制执行待其结果"
+        in page.text
+    )
+    assert (
+        "行政复议 津政复〔2026〕88号 于2026年11月25日作出结论：决定被撤销。撤销划拨决定"
+        in page.text
+    )
+    assert "决定被撤销，由专管员复核本案" in page.text
