@@ -19,7 +19,11 @@ from sqlmodel import Session, col
 
 from cases import ledger
 from cases.bulk import among, insert_rows
-from cases.models import Allocation, ArrearsItem, Payment
+from cases.models import Allocation, ArrearsItem, Deferral, Payment
+
+# A deferral's days stay fee-free once it ended early (its ends_on moved back); a revoked one
+# never counted.
+FEE_FREE_STATUSES = ("active", "ended")
 
 # Well under the bound-parameter limits of SQLite and PostgreSQL, and few round trips.
 CHUNK = 900
@@ -58,15 +62,32 @@ class ItemRow:
 
 @dataclass
 class Book:
-    """One employer's items and payments, enough to compute its position on any date."""
+    """One employer's items and payments, enough to compute its position on any date.
+
+    ``deferrals`` holds, by case, the periods a force-majeure deferral keeps fee-free: an item
+    accrues no late fee on the days a deferral of its case covers.
+    """
 
     employer_id: int
     items: list[ItemRow] = field(default_factory=list)
     payments: list[ledger.Payment] = field(default_factory=list)
+    deferrals: dict[int, list[ledger.FeeFree]] = field(default_factory=dict)
+
+    def fee_free(self) -> dict[int, list[ledger.FeeFree]]:
+        """The fee-free periods by item_id, as ``cases.ledger`` takes them."""
+        return {
+            item.id: self.deferrals[item.case_id]
+            for item in self.items
+            if item.case_id in self.deferrals
+        }
 
     def position(self, as_of: date, rules: ledger.FeeRules) -> ledger.EmployerPosition:
         return ledger.position(
-            [item.as_ledger_item() for item in self.items], self.payments, as_of, rules
+            [item.as_ledger_item() for item in self.items],
+            self.payments,
+            as_of,
+            rules,
+            self.fee_free(),
         )
 
 
@@ -106,7 +127,30 @@ def load_books(session: Session, employer_ids: Iterable[int]) -> dict[int, Book]
             books[employer_id].payments.append(
                 ledger.Payment(payment_id=pid, amount=amount, paid_on=paid_on)
             )
+    _load_deferrals(session, books.values())
     return books
+
+
+def _load_deferrals(session: Session, books: Iterable[Book]) -> None:
+    """Put on each book the fee-free periods of the deferrals of its items' cases."""
+    owner: dict[int, Book] = {}
+    for book in books:
+        for item in book.items:
+            owner[item.case_id] = book
+    case_ids = sorted(owner)
+    for part in chunked(case_ids):
+        rows = session.execute(
+            select(col(Deferral.case_id), col(Deferral.starts_on), col(Deferral.ends_on))
+            .where(
+                among(col(Deferral.case_id), part),
+                col(Deferral.status).in_(FEE_FREE_STATUSES),
+            )
+            .order_by(col(Deferral.case_id), col(Deferral.starts_on), col(Deferral.id))
+        )
+        for case_id, starts_on, ends_on in rows:
+            owner[case_id].deferrals.setdefault(case_id, []).append(
+                ledger.FeeFree(starts_on, ends_on)
+            )
 
 
 def rebuild_allocations(
@@ -120,7 +164,10 @@ def rebuild_allocations(
     for book in books:
         employer_ids.append(book.employer_id)
         allocations = ledger.allocate(
-            [item.as_ledger_item() for item in book.items], book.payments, rules
+            [item.as_ledger_item() for item in book.items],
+            book.payments,
+            rules,
+            book.fee_free(),
         )
         result[book.employer_id] = allocations
         principal: dict[int, int] = defaultdict(int)

@@ -8,8 +8,9 @@ through ``cases.states.transition``. The caller commits: the session is the unit
 
 The work is split by noun: contacts (calls, notes, interviews, bank inquiries, service), flags,
 disputes, promises and receipts, collateral and deferred-payment agreements, the employer's
-statement, approvals, assignment, forced-transfer results, the court application; giving a case
-back is ``cases.claims``'s and the timeline ``cases.queue``'s.
+statement, approvals, holds (legal challenges, deferrals), assignment, forced-transfer results,
+the court application; giving a case back is ``cases.claims``'s and the timeline
+``cases.queue``'s.
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ from cases.agreements import (
     release_guarantee,
     sign_agreement,
 )
-from cases.approvals import WRITE_OFF, decide_approval, gated_steps, propose_write_off, request_step
+from cases.approvals import (
+    WRITE_OFF,
+    WRITE_OFF_DOCUMENT_KINDS,
+    WriteOffDocumentIn,
+    decide_approval,
+    gated_steps,
+    propose_write_off,
+    request_step,
+)
 from cases.assignment import reassign_cases
 from cases.claims import release as release_case
 from cases.contacts import (
@@ -37,6 +46,15 @@ from cases.contacts import (
 from cases.courts import COURT_OUTCOMES, record_court_filing, record_court_outcome
 from cases.disputes import DISPUTE_OUTCOMES, open_dispute, resolve_dispute
 from cases.flags import FLAGS, mark_case, unmark_case
+from cases.holds import (
+    CHALLENGE_KINDS,
+    CHALLENGE_OUTCOMES,
+    end_deferral,
+    grant_deferral,
+    record_challenge,
+    record_challenge_outcome,
+    revoke_deferral,
+)
 from cases.notices import SERVICE_METHODS
 from cases.promises import PROMISE_MAX_DAYS, Receipt, record_payment, record_promise
 from cases.queue import TimelineEntry, case_timeline
@@ -46,6 +64,8 @@ from cases.transfers import TRANSFER_RESULTS, record_transfer_execution
 
 __all__ = [
     "CALL_OUTCOMES",
+    "CHALLENGE_KINDS",
+    "CHALLENGE_OUTCOMES",
     "COURT_OUTCOMES",
     "DISPUTE_OUTCOMES",
     "FLAGS",
@@ -56,21 +76,27 @@ __all__ = [
     "SERVICE_METHODS",
     "TRANSFER_RESULTS",
     "WRITE_OFF",
+    "WRITE_OFF_DOCUMENT_KINDS",
     "ActionRefused",
     "CaseNotFound",
     "NotAllowed",
     "Receipt",
     "TimelineEntry",
+    "WriteOffDocumentIn",
     "add_note",
     "case_timeline",
     "decide_approval",
+    "end_deferral",
     "gated_steps",
+    "grant_deferral",
     "mark_case",
     "open_dispute",
     "propose_write_off",
     "reassign_cases",
     "record_bank_inquiry",
     "record_call",
+    "record_challenge",
+    "record_challenge_outcome",
     "record_court_filing",
     "record_court_outcome",
     "record_guarantee",
@@ -85,6 +111,7 @@ __all__ = [
     "request_step",
     "resolve_dispute",
     "review_statement",
+    "revoke_deferral",
     "schedule_interview",
     "sign_agreement",
     "unmark_case",

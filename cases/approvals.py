@@ -8,7 +8,8 @@ write-off (bankruptcy, deregistration) is never a rung: approving it writes the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import select
@@ -17,12 +18,42 @@ from sqlmodel import Session, col
 from cases.access import Actor
 from cases.enforcement import require_step
 from cases.messages import N_, Term, Terms
-from cases.models import ApprovalRequest, Case, Employer, Notice
+from cases.models import ApprovalRequest, Case, Employer, Notice, WriteOffDocument
 from cases.policy import Policy
-from cases.refusals import SUPERVISORS, ActionRefused, acting_on, log, still_open, text
+from cases.refusals import (
+    SUPERVISORS,
+    ActionRefused,
+    acting_on,
+    choice,
+    log,
+    not_after_today,
+    still_open,
+    text,
+    written,
+)
 from cases.states import CaseStatus, IllegalTransition, can_transition, describe, transition
 
 WRITE_OFF = "write_off"
+WRITE_OFF_DOCUMENT_KINDS = ("bankruptcy_ruling", "deregistration_notice", "other")
+_DOCUMENT_WORDS = {
+    "bankruptcy_ruling": "bankruptcy ruling",
+    "deregistration_notice": "deregistration notice",
+    "other": "document",
+}
+
+
+@dataclass(frozen=True)
+class WriteOffDocumentIn:
+    """A document a write-off proposal rests on, as an officer typed it."""
+
+    kind: str  # bankruptcy_ruling | deregistration_notice | other
+    issued_by: str  # the court or the registration authority
+    reference: str  # its number
+    issued_on: date
+
+    def describe(self) -> str:
+        what = _DOCUMENT_WORDS.get(self.kind, self.kind)
+        return f"{what} {self.reference} of {self.issued_by} ({self.issued_on})"
 
 
 def gated_steps(policy: Policy) -> tuple[str, ...]:
@@ -75,11 +106,27 @@ def request_step(
 
 
 def propose_write_off(
-    *, session: Session, actor: Actor, case_id: int, today: date, reason: str
+    *,
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    today: date,
+    reason: str,
+    documents: Sequence[WriteOffDocumentIn],
 ) -> ApprovalRequest:
-    """Propose writing the case off (bankruptcy, deregistration); a supervisor decides."""
+    """Propose writing the case off (bankruptcy, deregistration) on the documents that show it;
+    a supervisor decides."""
     case = acting_on(session, actor, case_id, doing=N_("propose a write-off"))
     why = text("reason", reason)
+    papers = [_document(one, today) for one in documents]
+    if not papers:
+        raise ActionRefused(
+            "documents",
+            key=N_(
+                "required: at least one document the write-off rests on "
+                "(a bankruptcy ruling, a deregistration notice)"
+            ),
+        )
     still_open(case, doing=N_("propose a write-off"))
     if not can_transition(case.status, CaseStatus.WRITTEN_OFF):
         raise ActionRefused(
@@ -92,12 +139,38 @@ def propose_write_off(
             status=Term("status", case.status, describe(case.status)),
         )
     return _request(
-        session, actor, case, today, WRITE_OFF, why, Term("step", WRITE_OFF, "a write-off")
+        session,
+        actor,
+        case,
+        today,
+        WRITE_OFF,
+        why,
+        Term("step", WRITE_OFF, "a write-off"),
+        documents=papers,
+    )
+
+
+def _document(one: WriteOffDocumentIn, today: date) -> WriteOffDocumentIn:
+    """The document checked and its text stripped."""
+    choice("kind", one.kind, WRITE_OFF_DOCUMENT_KINDS, kind="write_off_document")
+    return WriteOffDocumentIn(
+        kind=one.kind,
+        issued_by=written("issued_by", one.issued_by, limit=200),
+        reference=written("reference", one.reference, limit=100),
+        issued_on=not_after_today("issued_on", one.issued_on, today, what=N_("a document")),
     )
 
 
 def _request(
-    session: Session, actor: Actor, case: Case, today: date, step: str, why: str, what: Term
+    session: Session,
+    actor: Actor,
+    case: Case,
+    today: date,
+    step: str,
+    why: str,
+    what: Term,
+    *,
+    documents: Sequence[WriteOffDocumentIn] = (),
 ) -> ApprovalRequest:
     latest = session.execute(
         select(ApprovalRequest)
@@ -132,6 +205,29 @@ def _request(
     )
     session.add(request)
     session.flush()
+    for one in documents:
+        session.add(
+            WriteOffDocument(
+                request_id=request.id or 0,
+                kind=one.kind,
+                issued_by=one.issued_by,
+                reference=one.reference,
+                issued_on=one.issued_on,
+            )
+        )
+    data: dict[str, object] = {"request_id": request.id, "step": step, "reason": why}
+    message = f"{actor.username} asked a supervisor to approve {what}: {why}"
+    if documents:
+        message += " (on " + "; ".join(one.describe() for one in documents) + ")"
+        data["documents"] = [
+            {
+                "kind": one.kind,
+                "issued_by": one.issued_by,
+                "reference": one.reference,
+                "issued_on": str(one.issued_on),
+            }
+            for one in documents
+        ]
     log(
         session,
         case,
@@ -139,8 +235,8 @@ def _request(
         actor=actor,
         today=today,
         step=step,
-        message=f"{actor.username} asked a supervisor to approve {what}: {why}",
-        data={"request_id": request.id, "step": step, "reason": why},
+        message=message,
+        data=data,
     )
     return request
 
@@ -239,6 +335,16 @@ def decide_approval(
 
 
 @dataclass(frozen=True)
+class DocumentLine:
+    """A write-off's supporting document as the approvals page lists it."""
+
+    kind: str
+    issued_by: str
+    reference: str
+    issued_on: date
+
+
+@dataclass(frozen=True)
 class PendingApproval:
     request_id: int
     case_id: int
@@ -249,6 +355,7 @@ class PendingApproval:
     employer_name: str
     district: str
     stage_step: str | None
+    documents: tuple[DocumentLine, ...] = ()
 
 
 def pending_approvals(session: Session, *, actor: Actor) -> list[PendingApproval]:
@@ -273,4 +380,21 @@ def pending_approvals(session: Session, *, actor: Actor) -> list[PendingApproval
     )
     if not actor.every_district:
         query = query.where(col(Employer.district).in_(sorted(actor.districts)))
-    return [PendingApproval(*row) for row in session.execute(query)]
+    pending = [PendingApproval(*row) for row in session.execute(query)]
+    write_offs = [p.request_id for p in pending if p.step == WRITE_OFF]
+    papers: dict[int, list[DocumentLine]] = {}
+    if write_offs:
+        rows = session.execute(
+            select(
+                col(WriteOffDocument.request_id),
+                col(WriteOffDocument.kind),
+                col(WriteOffDocument.issued_by),
+                col(WriteOffDocument.reference),
+                col(WriteOffDocument.issued_on),
+            )
+            .where(col(WriteOffDocument.request_id).in_(write_offs))
+            .order_by(col(WriteOffDocument.id))
+        )
+        for request_id, *line in rows:
+            papers.setdefault(request_id, []).append(DocumentLine(*line))
+    return [replace(p, documents=tuple(papers.get(p.request_id, ()))) for p in pending]

@@ -8,9 +8,9 @@ recomputed for any past day and gives the same answer every time.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, localcontext
 
 from cases.money import round_half_up
@@ -91,6 +91,27 @@ class Payment:
 
 
 @dataclass(frozen=True)
+class FeeFree:
+    """Days on which no late fee accrues, ``starts_on`` to ``ends_on`` inclusive (a force-majeure
+    deferral of the item's case)."""
+
+    starts_on: date
+    ends_on: date
+
+    def __post_init__(self) -> None:
+        _check_date("fee-free period: starts_on", self.starts_on)
+        _check_date("fee-free period: ends_on", self.ends_on)
+        if self.ends_on < self.starts_on:
+            raise ValueError(
+                f"fee-free period ends {self.ends_on} before it starts {self.starts_on}"
+            )
+
+
+# Fee-free periods by item_id: what ``allocate`` and ``position`` take.
+FeeFreeByItem = Mapping[int, Sequence[FeeFree]]
+
+
+@dataclass(frozen=True)
 class Allocation:
     """The share of one payment given to one item, or (``item_id=None``) left as credit."""
 
@@ -140,29 +161,58 @@ def _days_late(due_date: date, until: date) -> int:
     return max(0, (until - due_date).days)
 
 
+def _merged(periods: Iterable[FeeFree]) -> list[tuple[date, date]]:
+    """The periods as disjoint (first, last) day ranges in date order."""
+    merged: list[tuple[date, date]] = []
+    for period in sorted(periods, key=lambda p: (p.starts_on, p.ends_on)):
+        if merged and period.starts_on <= merged[-1][1] + timedelta(days=1):
+            merged[-1] = (merged[-1][0], max(merged[-1][1], period.ends_on))
+        else:
+            merged.append((period.starts_on, period.ends_on))
+    return merged
+
+
+def _days_charged(due_date: date, until: date, free: Sequence[tuple[date, date]]) -> int:
+    """Days from the due date to ``until`` that accrue a fee: the days after the due date up to
+    and including ``until``, less those a fee-free period covers."""
+    days = _days_late(due_date, until)
+    first = due_date + timedelta(days=1)
+    for starts_on, ends_on in free:
+        covered = (min(ends_on, until) - max(starts_on, first)).days + 1
+        days -= max(0, covered)
+    return days
+
+
 def late_fee(
-    item: Item, principal_parts: Sequence[tuple[date, int]], as_of: date, rules: FeeRules
+    item: Item,
+    principal_parts: Sequence[tuple[date, int]],
+    as_of: date,
+    rules: FeeRules,
+    fee_free: Sequence[FeeFree] = (),
 ) -> int:
     """Late fee accrued on ``item`` as of ``as_of``, given the principal paid so far.
 
     ``principal_parts`` are (paid_on, fen) pieces of the item's principal; together they may not
     exceed ``amount_due``. A piece paid after ``as_of`` had not been paid on ``as_of``, so it
-    accrues like the unpaid remainder.
+    accrues like the unpaid remainder. A part paid on day P counts the days after the due date
+    up to and including P; the days ``fee_free`` covers (a deferral) are taken out of each
+    part's count.
     """
     _check_date("as_of", as_of)
+    free = _merged(fee_free)
     paid = 0
     fen_days = 0
     for paid_on, part in principal_parts:
         _check_date(f"item {item.item_id}: principal part date", paid_on)
         _check_fen(f"item {item.item_id}: principal part", part)
         paid += part
-        fen_days += part * _days_late(item.due_date, min(paid_on, as_of))
+        fen_days += part * _days_charged(item.due_date, min(paid_on, as_of), free)
     if paid > item.amount_due:
         raise ValueError(
             f"item {item.item_id}: principal parts total {paid} fen, "
             f"more than the {item.amount_due} fen due"
         )
-    fen_days += (item.amount_due - paid) * _days_late(item.due_date, as_of)
+    fen_days += (item.amount_due - paid) * _days_charged(item.due_date, as_of, free)
     with localcontext() as ctx:
         # Enough digits that rate x fen-days is exact: the only rounding allowed is the single
         # half-up step to a whole fen, whatever precision the caller's context happens to have.
@@ -182,7 +232,10 @@ def _check_unique(what: str, ids: Iterable[int]) -> None:
 
 
 def allocate(
-    items: Sequence[Item], payments: Sequence[Payment], rules: FeeRules
+    items: Sequence[Item],
+    payments: Sequence[Payment],
+    rules: FeeRules,
+    fee_free: FeeFreeByItem | None = None,
 ) -> list[Allocation]:
     """Replay ``payments`` over ``items``: principal first, then late fees, then credit.
 
@@ -192,11 +245,12 @@ def allocate(
     after the payment (a later month) would draw money away from fees that were already owed.
 
     Rows come in replay order (paid_on, payment_id), then allocation order, credit last.
+    ``fee_free`` gives, by item_id, the periods in which that item accrues no late fee.
     """
     ordered = allocation_order(items, rules.insurance_order)
     _check_unique("item_id", (i.item_id for i in ordered))
     _check_unique("payment_id", (p.payment_id for p in payments))
-    book = _Book(ordered, rules)
+    book = _Book(ordered, rules, fee_free or {})
     rows: list[Allocation] = []
     for payment in sorted(payments, key=lambda p: (p.paid_on, p.payment_id)):
         rows.extend(book.apply(payment))
@@ -206,9 +260,10 @@ def allocate(
 class _Book:
     """The running state of a replay: principal parts paid and fees paid, per item."""
 
-    def __init__(self, ordered: list[Item], rules: FeeRules) -> None:
+    def __init__(self, ordered: list[Item], rules: FeeRules, fee_free: FeeFreeByItem) -> None:
         self.ordered = ordered
         self.rules = rules
+        self.fee_free = fee_free
         self.parts: dict[int, list[tuple[date, int]]] = {i.item_id: [] for i in ordered}
         self.principal_left = {i.item_id: i.amount_due for i in ordered}
         self.fee_paid = dict.fromkeys(self.principal_left, 0)
@@ -260,7 +315,13 @@ class _Book:
         for item in group:
             if not left:
                 break
-            owed = late_fee(item, self.parts[item.item_id], on, self.rules)
+            owed = late_fee(
+                item,
+                self.parts[item.item_id],
+                on,
+                self.rules,
+                self.fee_free.get(item.item_id, ()),
+            )
             take = min(left, owed - self.fee_paid[item.item_id])
             if take > 0:
                 taken[item.item_id] = taken.get(item.item_id, 0) + take
@@ -270,11 +331,20 @@ class _Book:
 
 
 def position(
-    items: Sequence[Item], payments: Sequence[Payment], as_of: date, rules: FeeRules
+    items: Sequence[Item],
+    payments: Sequence[Payment],
+    as_of: date,
+    rules: FeeRules,
+    fee_free: FeeFreeByItem | None = None,
 ) -> EmployerPosition:
-    """What the employer owes, item by item, at the end of ``as_of``."""
+    """What the employer owes, item by item, at the end of ``as_of``.
+
+    ``fee_free`` gives, by item_id, the periods in which that item accrues no late fee (the
+    deferrals of its case); ``days_overdue`` still counts calendar days.
+    """
     _check_date("as_of", as_of)
-    rows = allocate(items, [p for p in payments if p.paid_on <= as_of], rules)
+    free = fee_free or {}
+    rows = allocate(items, [p for p in payments if p.paid_on <= as_of], rules, free)
     result: dict[int, ItemPosition] = {}
     credit = sum(r.credit for r in rows)
     for item in allocation_order(items, rules.insurance_order):
@@ -287,7 +357,7 @@ def position(
             running += part
             if running == item.amount_due:
                 settled_on = paid_on
-        fee_accrued = late_fee(item, parts, as_of, rules)
+        fee_accrued = late_fee(item, parts, as_of, rules, free.get(item.item_id, ()))
         fee_paid = sum(r.fee for r in mine)
         principal_outstanding = item.amount_due - principal_paid
         fee_outstanding = fee_accrued - fee_paid

@@ -93,6 +93,14 @@ def text(name: str, value: str | None, *, required: bool = True, limit: int = NO
     return cleaned
 
 
+def written(name: str, value: str | None, *, limit: int) -> str:
+    """A name or a number as a document gives it (a court, a case number), stripped; required."""
+    cleaned = (value or "").strip()
+    if not cleaned:
+        raise ActionRefused(name, key=N_("required: write it as the document gives it"))
+    return text(name, cleaned, limit=limit)
+
+
 def choice(name: str, value: str, allowed: tuple[str, ...], *, kind: str | None = None) -> str:
     """``value`` if it is one of ``allowed``; ``kind`` names the labels the codes have."""
     if value not in allowed:

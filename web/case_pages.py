@@ -76,6 +76,16 @@ def _id(form: Mapping[str, str], name: str) -> int:
     return int(raw)
 
 
+def _write_off_document(form: Mapping[str, str]) -> actions.WriteOffDocumentIn:
+    """The one supporting document the case page's write-off form takes."""
+    return actions.WriteOffDocumentIn(
+        kind=_text(form, "kind"),
+        issued_by=_text(form, "issued_by"),
+        reference=_text(form, "reference"),
+        issued_on=_date(form, "issued_on"),
+    )
+
+
 # --- the actions ------------------------------------------------------------------------------
 
 
@@ -220,7 +230,7 @@ ACTIONS: dict[str, Action] = {
         N_("Propose a write-off"),
         N_("Write-off proposed to a supervisor."),
         actions.propose_write_off,
-        lambda f, a: {"reason": _text(f, "reason")},
+        lambda f, a: {"reason": _text(f, "reason"), "documents": [_write_off_document(f)]},
     ),
     "release": Action(
         N_("Give the case back to the queue"),
@@ -272,6 +282,7 @@ def _page(
         flags=actions.FLAGS,
         dispute_outcomes=actions.DISPUTE_OUTCOMES,
         service_methods=SERVICE_METHODS,
+        write_off_document_kinds=actions.WRITE_OFF_DOCUMENT_KINDS,
         gated_steps=actions.gated_steps(app.policy),
         today=app.today(),
         **event_text.words(reader),

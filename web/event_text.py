@@ -34,6 +34,7 @@ STATUS_CAUSES = {
     "promise_kept": N_("promise kept, escalation resumes on what is left"),
     "settled": N_("principal and late fees settled"),
     "write_off": N_("write-off approved: {reason}"),
+    "challenge_decided": N_("{outcome}: an officer reviews the case"),
 }
 DISPUTE_RULINGS = {
     "upheld": N_("dispute upheld, escalation resumes: {reason}"),
@@ -148,6 +149,9 @@ def _status_changed(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> s
         why = reader.say(
             STATUS_CAUSES[cause], amount=reader.money(d["amount"]), day=reader.day(d["due_on"])
         )
+    elif cause == "challenge_decided":
+        outcome = reader._(label("challenge_outcome", d["outcome"]))
+        why = reader.say(STATUS_CAUSES[cause], outcome=outcome)
     else:
         why = reader.say(STATUS_CAUSES[cause], reason=d.get("reason") or "")
     return reader.say(BECAUSE, what=change, reason=why)
@@ -168,9 +172,20 @@ def _approval_requested(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) 
         raise _Missing("step")
     what = reader.step(step)
     if d.get("reason"):
-        return reader.say(
+        asked = reader.say(
             N_("Asked a supervisor to approve {what}: {reason}"), what=what, reason=d["reason"]
         )
+        papers = [
+            reader.say(
+                N_("{document} {reference} of {issued_by}, issued {day}"),
+                document=reader._(label("write_off_document", one["kind"])),
+                reference=one["reference"],
+                issued_by=one["issued_by"],
+                day=reader.day(one["issued_on"]),
+            )
+            for one in d.get("documents") or []
+        ]
+        return _with_note(reader, asked, _joined(reader, papers) if papers else None)
     if e.actor != NIGHTLY_ACTOR:
         raise _Missing("reason")
     return reader.say(N_("{what} awaits a supervisor's approval"), what=what)
@@ -400,6 +415,55 @@ def _court_decided(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> st
     return _with_note(reader, what, d.get("note"))
 
 
+def _challenge_filed(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> str:
+    _need(d, "kind", "reference", "body", "filed_on")
+    said = reader.say(
+        N_("{kind} {reference} filed with {body} on {day}: enforcement waits for its outcome"),
+        kind=reader._(label("challenge", d["kind"])),
+        reference=d["reference"],
+        body=d["body"],
+        day=reader.day(d["filed_on"]),
+    )
+    if d.get("against"):
+        return reader.say(N_("{what} (against {against})"), what=said, against=d["against"])
+    return said
+
+
+def _challenge_decided(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> str:
+    _need(d, "kind", "reference", "outcome", "decided_on")
+    said = reader.say(
+        N_("{kind} {reference} decided on {day}: {outcome}"),
+        kind=reader._(label("challenge", d["kind"])),
+        reference=d["reference"],
+        day=reader.day(d["decided_on"]),
+        outcome=reader._(label("challenge_outcome", d["outcome"])),
+    )
+    return _with_note(reader, said, d.get("note"))
+
+
+def _deferral(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> str:
+    _need(d, "reason")
+    if e.kind == "deferral_granted":
+        _need(d, "starts_on", "ends_on", "approval_reference")
+        what = reader.say(
+            N_("Granted a force-majeure deferral {start} to {end} (approval {approval})"),
+            start=reader.day(d["starts_on"]),
+            end=reader.day(d["ends_on"]),
+            approval=d["approval_reference"],
+        )
+    elif e.kind == "deferral_ended":
+        _need(d, "approval_reference", "ended_on")
+        what = reader.say(
+            N_("Ended the deferral {approval} early: its last day was {day}"),
+            approval=d["approval_reference"],
+            day=reader.day(d["ended_on"]),
+        )
+    else:
+        _need(d, "approval_reference")
+        what = reader.say(N_("Revoked the deferral {approval}"), approval=d["approval_reference"])
+    return _with_reason(reader, what, d["reason"])
+
+
 def _claimed(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> str:
     return reader._(N_("Took the case from the queue"))
 
@@ -627,6 +691,11 @@ _BY_KIND: dict[str, _Describer] = {
     "dispute_resolved": _dispute_resolved,
     "court_filed": _court_filed,
     "court_decided": _court_decided,
+    "challenge_filed": _challenge_filed,
+    "challenge_decided": _challenge_decided,
+    "deferral_granted": _deferral,
+    "deferral_ended": _deferral,
+    "deferral_revoked": _deferral,
     "case_claimed": _claimed,
     "case_released": _released,
     "case_opened": _items,

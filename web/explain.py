@@ -65,6 +65,11 @@ ACTION_FIELD_LABELS = {
     ("resolve-dispute", "outcome"): N_("Ruling"),
     ("unmark", "flag"): N_("Mark"),
     ("write-off", "reason"): N_("Reason (bankruptcy, deregistration…)"),
+    ("write-off", "kind"): N_("Document"),
+    ("write-off", "issued_by"): N_("Issued by (court, registration authority)"),
+    ("write-off", "reference"): N_("Document number"),
+    ("write-off", "issued_on"): N_("Issued on"),
+    ("write-off", "documents"): N_("Supporting documents"),
     ("approval", "reason"): N_("Reason for your decision"),
 }
 # Labels of ``web.labels`` by the kind a ``Term`` names when the two differ.

@@ -123,6 +123,26 @@ LABELS: dict[str, dict[str, str]] = {
         "enforced": N_("Enforced by the court"),
         "withdrawn": N_("Withdrawn"),
     },
+    "write_off_document": {
+        "bankruptcy_ruling": N_("Bankruptcy ruling"),
+        "deregistration_notice": N_("Deregistration notice"),
+        "other": N_("Other document"),
+    },
+    "challenge": {
+        "reconsideration": N_("Administrative reconsideration"),
+        "lawsuit": N_("Administrative lawsuit"),
+    },
+    "challenge_outcome": {
+        "upheld": N_("Decision upheld"),
+        "revoked": N_("Decision revoked"),
+        "changed": N_("Decision changed"),
+        "withdrawn": N_("Challenge withdrawn"),
+    },
+    "deferral": {
+        "active": N_("In force"),
+        "ended": N_("Ended early"),
+        "revoked": N_("Revoked"),
+    },
     "insurance": {
         "pension": N_("Pension"),
         "medical": N_("Medical"),

@@ -12,6 +12,7 @@ from arrears.cli.agreements import agreements_app, collateral_app
 from arrears.cli.cases import cases_app, escalate, policy_app
 from arrears.cli.courts import court_app, deadlines
 from arrears.cli.enforcement import disclosure, fines_app, transfers_app
+from arrears.cli.holds import holds_app
 from arrears.cli.letters import letters_app
 from arrears.cli.nightly import runs_app, simulate
 from arrears.cli.notices import notices_app, serve, tasks_app
@@ -52,5 +53,6 @@ app.add_typer(collateral_app, name="collateral")
 app.add_typer(agreements_app, name="agreements")
 app.command()(deadlines)
 app.add_typer(court_app, name="court")
+app.add_typer(holds_app, name="holds")
 
 __all__ = ["app"]

@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from arrears.wiring import App
 from cases import actions
-from cases.actions import ActionRefused, CaseNotFound, NotAllowed
+from cases.actions import ActionRefused, CaseNotFound, NotAllowed, WriteOffDocumentIn
 from cases.facts import build_facts, open_case_heads
 from cases.models import ApprovalRequest, BankInquiry, Notice, OfficerTask
 from tests.factories import add_user
@@ -22,6 +22,15 @@ from tests.integration.casework_world import FAR, World, day, make_world
 @pytest.fixture
 def w(store: App, tmp_path: Path) -> World:
     return make_world(store, tmp_path)
+
+
+RULING = WriteOffDocumentIn(
+    kind="bankruptcy_ruling",
+    issued_by="天津市第二中级人民法院",
+    reference="（2026）津02破12号",
+    issued_on=day(3),
+)
+PAPERS = [RULING]
 
 
 def nights_until(w: World, start: int, step: str, case_id: int, *, limit: int = 40) -> int:
@@ -303,11 +312,11 @@ def test_a_write_off_approved_ends_the_case(w: World) -> None:
     w.nights(1)
     at = {"actor": w.officer, "case_id": w.a, "today": day(5)}
     with pytest.raises(ActionRefused, match=r"^reason: required"):
-        w.act(actions.propose_write_off, **at, reason="")
-    proposal = w.act(actions.propose_write_off, **at, reason="法院已裁定破产清算")
+        w.act(actions.propose_write_off, **at, reason="", documents=PAPERS)
+    proposal = w.act(actions.propose_write_off, **at, reason="法院已裁定破产清算", documents=PAPERS)
     assert (proposal.step, proposal.status) == ("write_off", "pending")
     with pytest.raises(ActionRefused, match=r"^step: a write-off already awaits"):
-        w.act(actions.propose_write_off, **at, reason="again")
+        w.act(actions.propose_write_off, **at, reason="again", documents=PAPERS)
     w.act(
         actions.record_promise,
         actor=w.officer,
@@ -318,7 +327,7 @@ def test_a_write_off_approved_ends_the_case(w: World) -> None:
         policy=w.store.policy,
     )
     with pytest.raises(ActionRefused, match=r"^case: case \d+ is promised to pay and cannot be "):
-        w.act(actions.propose_write_off, **{**at, "case_id": w.b}, reason="x")
+        w.act(actions.propose_write_off, **{**at, "case_id": w.b}, reason="x", documents=PAPERS)
     w.park(w.a)
     w.act(
         actions.decide_approval,
@@ -357,6 +366,7 @@ def test_whoever_asked_does_not_decide(w: World) -> None:
         case_id=w.a,
         today=day(5),
         reason="营业执照已吊销",
+        documents=PAPERS,
     )
     assert mine.requested_by == "chief"
     decide = {"case_id": w.a, "today": day(6), "request_id": mine.id, "reason": "核实"}
@@ -377,7 +387,12 @@ def test_whoever_asked_does_not_decide(w: World) -> None:
     )
     assert (decided.status, decided.decided_by) == ("rejected", "deputy")
     officers = w.act(
-        actions.propose_write_off, actor=w.officer, case_id=w.a, today=day(7), reason="已注销"
+        actions.propose_write_off,
+        actor=w.officer,
+        case_id=w.a,
+        today=day(7),
+        reason="已注销",
+        documents=PAPERS,
     )
     assert officers.requested_by == "officer1"  # the officer's request: the chief decides it
     w.act(

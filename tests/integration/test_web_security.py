@@ -377,7 +377,16 @@ def test_employer_data_is_escaped_on_every_page(site: Site) -> None:
     site.login("zhangwei")
     noted = site.post(f"/cases/{case_id}/note", {"note": hostile})
     assert noted.status_code == 303
-    requested = site.post(f"/cases/{case_id}/write-off", {"reason": hostile})
+    requested = site.post(
+        f"/cases/{case_id}/write-off",
+        {
+            "reason": hostile,
+            "kind": "bankruptcy_ruling",
+            "issued_by": hostile,
+            "reference": "（2026）津02破1号",
+            "issued_on": "2026-11-01",
+        },
+    )
     assert requested.status_code == 303
     pages = {path: site.client.get(path, headers=HTML) for path in ("/queue", f"/cases/{case_id}")}
     site.post("/logout")

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from cases.ledger import (
     INSURANCE_ORDER,
     Allocation,
+    FeeFree,
     FeeRules,
     Item,
     Payment,
@@ -324,6 +325,104 @@ def test_paid_early_item_is_never_overdue() -> None:
     assert pos.settled
 
 
+# --- force-majeure deferrals: no late fee on the days they cover -------------------------------
+# One debt for all of them: 1000.00 yuan due 2026-01-15; unpaid to 2026-03-16 that is
+# 16 (Jan) + 28 (Feb) + 16 (Mar) = 60 days, 0.0005 x 100000 x 60 = 3000 fen without a deferral.
+
+DEFERRED = item(amount_due=100000, due_date=date(2026, 1, 15))
+MID_MARCH = date(2026, 3, 16)
+
+
+def test_a_deferral_in_the_middle_of_the_unpaid_period_takes_out_its_days() -> None:
+    # 2026-02-01 to 2026-02-10 inclusive: 10 days. 60 - 10 = 50 days:
+    # 0.0005 x 100000 x 50 = 2500 fen.
+    feb = FeeFree(date(2026, 2, 1), date(2026, 2, 10))
+    assert late_fee(DEFERRED, [], MID_MARCH, RULES) == 3000
+    assert late_fee(DEFERRED, [], MID_MARCH, RULES, [feb]) == 2500
+
+
+def test_a_deferral_covering_a_payment_date() -> None:
+    # Deferral 2026-01-21 to 2026-01-31: 11 days.
+    # 40000 paid 2026-01-25 counts 01-16..01-25 = 10 days, of which 01-21..01-25 = 5 are
+    # deferred: 5 days. 60000 unpaid on 2026-02-14: 16 (Jan) + 14 (Feb) = 30 days - 11 = 19.
+    # 0.0005 x (40000 x 5 + 60000 x 19) = 0.0005 x 1,340,000 = 670 fen.
+    late_january = FeeFree(date(2026, 1, 21), date(2026, 1, 31))
+    paid = [(date(2026, 1, 25), 40000)]
+    assert late_fee(DEFERRED, paid, date(2026, 2, 14), RULES, [late_january]) == 670
+    # The part paid on the deferral's first day accrues its 5 days before it (01-16..01-20)
+    # only: 0.0005 x (40000 x 5 + 60000 x 19) = 670 as well; paid on its last day, the same.
+    for paid_on in (date(2026, 1, 21), date(2026, 1, 31)):
+        assert (
+            late_fee(DEFERRED, [(paid_on, 40000)], date(2026, 2, 14), RULES, [late_january]) == 670
+        )
+
+
+def test_a_deferral_before_the_due_date_changes_nothing() -> None:
+    # Ends on the due date itself: no day it covers is a day of fee.
+    early = FeeFree(date(2025, 12, 1), date(2026, 1, 15))
+    assert late_fee(DEFERRED, [], MID_MARCH, RULES, [early]) == 3000
+    # Reaching one day past the due date takes that one day: 59 days, 2950 fen.
+    one_day = FeeFree(date(2025, 12, 1), date(2026, 1, 16))
+    assert late_fee(DEFERRED, [], MID_MARCH, RULES, [one_day]) == 2950
+
+
+def test_two_deferrals_each_take_out_their_days() -> None:
+    # 2026-01-20..01-29 = 10 days; 2026-02-20..03-01 = 9 (Feb) + 1 (Mar) = 10 days.
+    # 60 - 20 = 40 days: 0.0005 x 100000 x 40 = 2000 fen.
+    two = [
+        FeeFree(date(2026, 2, 20), date(2026, 3, 1)),
+        FeeFree(date(2026, 1, 20), date(2026, 1, 29)),
+    ]
+    assert late_fee(DEFERRED, [], MID_MARCH, RULES, two) == 2000
+
+
+def test_overlapping_deferrals_count_a_day_once() -> None:
+    # 02-01..02-10 and 02-05..02-14 together cover 02-01..02-14 = 14 days, not 20.
+    # 60 - 14 = 46 days: 0.0005 x 100000 x 46 = 2300 fen.
+    both = [
+        FeeFree(date(2026, 2, 1), date(2026, 2, 10)),
+        FeeFree(date(2026, 2, 5), date(2026, 2, 14)),
+    ]
+    assert late_fee(DEFERRED, [], MID_MARCH, RULES, both) == 2300
+
+
+def test_a_deferral_running_past_as_of_stops_the_fee_on_its_first_day() -> None:
+    # From 2026-03-10: 03-10..03-16 = 7 days deferred by as_of. 53 days: 2650 fen; a week
+    # later still 2650 (every day since is deferred).
+    spring = FeeFree(date(2026, 3, 10), date(2026, 6, 30))
+    assert late_fee(DEFERRED, [], MID_MARCH, RULES, [spring]) == 2650
+    assert late_fee(DEFERRED, [], date(2026, 3, 23), RULES, [spring]) == 2650
+
+
+def test_a_payment_takes_only_the_fee_the_deferral_left() -> None:
+    # Paid 1030.00 yuan on 2026-03-16: principal 100000, then the 2500 fen of fee (see the
+    # mid-period deferral), and 500 fen is credit; without the deferral, 3000 of fee, no credit.
+    feb = {1: [FeeFree(date(2026, 2, 1), date(2026, 2, 10))]}
+    pay = Payment(1, 103000, MID_MARCH)
+    assert allocate([DEFERRED], [pay], RULES, feb) == [
+        Allocation(1, 1, 100000, 2500, 0, MID_MARCH),
+        Allocation(1, None, 0, 0, 500, MID_MARCH),
+    ]
+    assert allocate([DEFERRED], [pay], RULES) == [Allocation(1, 1, 100000, 3000, 0, MID_MARCH)]
+    settled = position([DEFERRED], [pay], date(2026, 12, 31), RULES, feb)
+    assert (settled.items[1].fee_accrued, settled.credit, settled.settled) == (2500, 500, True)
+
+
+def test_a_deferral_spares_only_the_items_it_is_given_for() -> None:
+    other = item(2, 100000, due_date=date(2026, 1, 15), insurance="medical")
+    feb = {1: [FeeFree(date(2026, 2, 1), date(2026, 2, 10))]}
+    pos = position([DEFERRED, other], [], MID_MARCH, RULES, feb)
+    assert (pos.items[1].fee_accrued, pos.items[2].fee_accrued) == (2500, 3000)
+    assert pos.total_due == 205500  # 100000 + 2500 + 100000 + 3000
+    # Days overdue stay calendar days: the deferral spares the fee, not the debt.
+    assert pos.items[1].days_overdue == 60
+
+
+def test_a_fee_free_period_cannot_end_before_it_starts() -> None:
+    with pytest.raises(ValueError, match="ends 2026-02-01 before it starts 2026-02-10"):
+        FeeFree(date(2026, 2, 10), date(2026, 2, 1))
+
+
 # --- validation ---------------------------------------------------------------------------------
 
 
@@ -410,14 +509,22 @@ def items_with_parts(draw: st.DrawFn) -> tuple[Item, list[tuple[date, int]]]:
     return debt, parts
 
 
-def reference_fee(debt: Item, parts: list[tuple[date, int]], as_of: date, rules: FeeRules) -> int:
+def reference_fee(
+    debt: Item,
+    parts: list[tuple[date, int]],
+    as_of: date,
+    rules: FeeRules,
+    free: list[FeeFree] | None = None,
+) -> int:
     # Day by day, independently of the implementation: on each day after the due date up to
-    # as_of, whatever was not yet paid by the end of the previous day accrues one day.
+    # as_of, whatever was not yet paid by the end of the previous day accrues one day, unless
+    # a fee-free period covers that day.
     fen_days = 0
     day = debt.due_date + timedelta(days=1)
     while day <= as_of:
-        paid_before = sum(part for paid_on, part in parts if paid_on < day)
-        fen_days += debt.amount_due - paid_before
+        if not any(p.starts_on <= day <= p.ends_on for p in free or []):
+            paid_before = sum(part for paid_on, part in parts if paid_on < day)
+            fen_days += debt.amount_due - paid_before
         day += timedelta(days=1)
     exact = Fraction(rules.daily_rate) * fen_days
     fee = int(exact) + (1 if exact - int(exact) >= Fraction(1, 2) else 0)
@@ -431,6 +538,26 @@ def test_late_fee_matches_day_by_day_reference(
 ) -> None:
     debt, parts = case
     assert late_fee(debt, parts, as_of, rules) == reference_fee(debt, parts, as_of, rules)
+
+
+FEE_FREE = st.builds(
+    lambda start, length: FeeFree(start, start + timedelta(days=length)),
+    DATES,
+    st.integers(0, 400),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(items_with_parts(), DATES, RULE_SETS, st.lists(FEE_FREE, max_size=3))
+def test_late_fee_with_deferrals_matches_day_by_day_reference(
+    case: tuple[Item, list[tuple[date, int]]],
+    as_of: date,
+    rules: FeeRules,
+    free: list[FeeFree],
+) -> None:
+    debt, parts = case
+    expected = reference_fee(debt, parts, as_of, rules, free)
+    assert late_fee(debt, parts, as_of, rules, free) == expected
 
 
 @given(items_with_parts(), DATES, DATES, RULE_SETS)
