@@ -64,14 +64,6 @@ UserOption = Annotated[
     ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-UserOption = Annotated[
-    str | None,
-    typer.Option(
-        "--user",
-        help="Act as this user of the web app (their role and districts apply). Without it, "
-        "the command acts for the operator at the console, who may do what an admin may.",
-    ),
-]
 
 
 class UsageProblem(Exception):
@@ -200,21 +192,3 @@ def print_row_errors(errors: list[RowError], *, limit: int = 200) -> None:
         err.print(str(error))
     if len(errors) > limit:
         err.print(f"... and {len(errors) - limit} more errors")
-
-
-def acting_user(session: Session, username: str | None) -> Actor:
-    """Who a command acts as: the ``--user`` named (active), else the operator at the console."""
-    if username is None:
-        # Whoever runs the command on the server already holds the store's credentials and could
-        # write the table directly; the record names their login.
-        try:
-            login = getpass.getuser()
-        except (OSError, KeyError):  # no login name in the environment (some containers)
-            login = "unknown"
-        return Actor(user_id=0, username=f"console:{login}", role=Role.ADMIN, districts=frozenset())
-    user = session.execute(
-        select(User).where(col(User.username) == username.strip().lower())
-    ).scalar_one_or_none()
-    if user is None or not user.active:
-        fail(f"no active user {username!r}")
-    return Actor.of(user)
