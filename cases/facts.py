@@ -16,6 +16,7 @@ from cases.accounts import case_position, chunked, load_books
 from cases.agreements import load_agreement_facts
 from cases.bulk import among
 from cases.decide import CaseFacts, Decision, PromiseFact, StepRecord, decide
+from cases.holds import load_challenge_facts, load_deferral_facts
 from cases.models import (
     ApprovalRequest,
     BankInquiry,
@@ -196,6 +197,10 @@ def build_facts(
 
     statements = load_statement_facts(session, case_ids, as_of)
     agreements = load_agreement_facts(session, case_ids, as_of)
+    challenges = load_challenge_facts(session, case_ids, as_of)
+    deferrals = load_deferral_facts(session, case_ids, as_of)
+    for case_id, deferral in deferrals.items():
+        ahead(case_id, deferral.starts_on)  # a deferral ahead holds the case from its first day
     facts = []
     for head in heads:
         book = books[head.employer_id]
@@ -242,6 +247,8 @@ def build_facts(
                 upcoming_on=upcoming.get(head.case_id),
                 statement=statements.get(head.case_id),
                 agreement=agreements.get(head.case_id),
+                challenge=challenges.get(head.case_id),
+                deferral=deferrals.get(head.case_id),
             )
         )
     return facts

@@ -39,14 +39,17 @@ from cases.models import (
     BankInquiry,
     Case,
     CaseEvent,
+    Deferral,
     Employer,
     EmployerStatement,
     EscalationRun,
     Guarantee,
+    LegalChallenge,
     Notice,
     Payment,
     PaymentAgreement,
     PromiseToPay,
+    TransferExecution,
 )
 
 # What decide reads of each table; a change to anything else (a notice's delivery status, an
@@ -76,6 +79,9 @@ BY_CASE = (
     EmployerStatement,
     Guarantee,
     PaymentAgreement,
+    LegalChallenge,
+    Deferral,
+    TransferExecution,
 )
 BY_EMPLOYER = (Payment, Allocation, ArrearsItem)
 
