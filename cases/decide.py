@@ -419,6 +419,13 @@ class _Ladder:
     def _no_payment_since_demand(self) -> tuple[bool, str]:
         demand = self.latest.get("enforcement_demand")
         paid = self.facts.last_payment_on
+        agreement = self.facts.agreement
+        if agreement is not None and agreement.status == "breached" and agreement.missed_on:
+            # Instalments paid under a deferred-payment agreement do not count once it is
+            # broken: what matters is money since the instalment was missed.
+            if paid is None or paid <= agreement.missed_on:
+                return True, f"no payment since the instalment due {agreement.missed_on} was missed"
+            return False, f"payment received {paid} since the agreement was broken"
         if paid is None or (demand is not None and paid < demand.taken_on):
             return True, "no payment since the enforcement demand"
         return False, f"payment received {paid} since the enforcement demand"

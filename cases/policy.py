@@ -62,7 +62,8 @@ GUARD_TERMS: Mapping[str, str] = {
     "balance_short": "the latest bank balance is less than the total due",
     "collateral_provided": "the employer provided a mortgage or pledge (抵押、质押)",
     "no_payment_since_demand": "no payment recorded on or after the day the enforcement demand "
-    "was issued",
+    "was issued (after a broken deferred-payment agreement: after the missed instalment's due "
+    "day)",
 }
 
 

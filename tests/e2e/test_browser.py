@@ -23,7 +23,7 @@ from sqlmodel import col
 
 from arrears.settings import REPO_ROOT
 from arrears.wiring import App
-from cases.models import ApprovalRequest, PromiseToPay
+from cases.models import ApprovalRequest, EmployerStatement, Notice, PromiseToPay
 from cases.priorities import refresh_priorities
 from cases.users import add_user
 from tests.factories import add_open_cases
@@ -69,6 +69,32 @@ def served(store: App) -> Iterator[tuple[str, App, dict[str, int]]]:
                 ("和平区", 120_000, today - timedelta(days=10)),
                 ("和平区", 2_500_000, today - timedelta(days=200)),
             ],
+        )
+        # The enforced case stands where the law lets a supervisor decide a forced transfer:
+        # order to pay and written demand served, both deadlines passed, no statement made.
+        for step, level, issued in (("order_to_pay", 6, 80), ("enforcement_demand", 7, 50)):
+            session.add(
+                Notice(
+                    case_id=enforced,
+                    business_key=f"e2e:{step}",
+                    step=step,
+                    level=level,
+                    channel="letter",
+                    document_type=step,
+                    status="served",
+                    document_number=f"津和社〔2026〕第{level:06d}号",
+                    issued_on=today - timedelta(days=issued),
+                    served_on=today - timedelta(days=issued - 2),
+                )
+            )
+        session.add(
+            EmployerStatement(
+                case_id=enforced,
+                kind="none_made",
+                received_on=today - timedelta(days=20),
+                summary="催告书期限内未提出陈述、申辩",
+                recorded_by="wangfang",
+            )
         )
         request = ApprovalRequest(
             case_id=enforced,
