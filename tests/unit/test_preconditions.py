@@ -224,3 +224,29 @@ def test_a_deferral_in_force_stops_enforcement_until_it_ends(policy: Policy) -> 
 def test_other_steps_have_no_legal_preconditions(policy: Policy) -> None:
     lawsuit = ChallengeFact("reconsideration", date(2026, 7, 2), "津复〔2026〕1号")
     assert missing(facts(challenge=lawsuit), DEMAND_SERVED, policy, "reminder_letter") == []
+
+
+# --- working days across the long holidays (Administrative Compulsion Law art. 69)
+
+
+def test_the_demands_deadline_counts_working_days_across_spring_festival(policy: Policy) -> None:
+    # Demand served Thu 12 Feb 2026: Spring Festival runs 15–23 Feb with Sat 14 and Sat 28 Feb
+    # made workdays; 13, 14 (2); 24–27 (6); 28 (7); 2, 3, 4 Mar (10): the deadline is Wed 4 Mar.
+    order = rec("order_to_pay", date(2026, 1, 5), date(2026, 1, 6))
+    demand = rec("enforcement_demand", date(2026, 2, 11), date(2026, 2, 12))
+    case = facts(
+        steps=history(7, order_to_pay=order, enforcement_demand=demand),
+        statement=StatementFact("none_made", date(2026, 3, 5), None),
+        **TRANSFER,
+    )
+    (found,) = missing(case, date(2026, 3, 4), policy, "forced_transfer")
+    assert found.key == "demand_deadline_passed"
+    assert found.verdict.from_day == date(2026, 3, 5)
+    assert missing(case, date(2026, 3, 5), policy, "forced_transfer") == []
+
+
+def test_the_orders_limit_counts_working_days_across_national_day(policy: Policy) -> None:
+    # Order served Mon 28 Sep 2026; 1–7 Oct off, Sat 10 Oct a workday: the limit ends Fri 16 Oct.
+    case = facts(steps=history(6))
+    (found,) = missing(case, date(2026, 10, 16), policy, "enforcement_demand")
+    assert (found.key, found.verdict.from_day) == ("order_deadline_passed", date(2026, 10, 17))
