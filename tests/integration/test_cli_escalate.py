@@ -13,7 +13,14 @@ from typer.testing import CliRunner
 from arrears.cli import app
 from arrears.settings import REPO_ROOT
 from arrears.wiring import App
-from cases.models import ApprovalRequest, BankInquiry, Case, Notice, PromiseToPay
+from cases.models import (
+    ApprovalRequest,
+    BankInquiry,
+    Case,
+    EmployerStatement,
+    Notice,
+    PromiseToPay,
+)
 from tests.factories import CODES, ledger_row, write_ledger
 
 runner = CliRunner()
@@ -221,6 +228,21 @@ def test_facts_come_from_notices_promises_approvals_and_bank_inquiries(
                 account_number="1234",
                 balance_fen=50_000_000,
                 inquired_on=date(2026, 12, 20),
+                recorded_by="officer1",
+            )
+        )
+    # Deciding to enforce waits for the employer to be heard (Administrative Compulsion Law
+    # art. 36): here, the officer's record that it said nothing by the demand's deadline.
+    unheard = dry_run(db_env, "2026-12-21")[CODES[0]]
+    assert (unheard["action"], unheard["step"]) == ("wait", "forced_transfer")
+    assert "precondition 'statement_heard' not met" in unheard["reason"]
+    with store.session() as session:
+        session.add(
+            EmployerStatement(
+                case_id=case_id,
+                kind="none_made",
+                received_on=date(2026, 12, 17),
+                summary="no statement by the demand's deadline",
                 recorded_by="officer1",
             )
         )

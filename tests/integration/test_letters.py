@@ -423,8 +423,8 @@ def test_court_application_lists_its_evidence(store: App, case_id: int) -> None:
     annex = text[text.index("证据材料清单") :]
     for expected in (
         # every notice: number, issue, service day and method, receipt
-        "《社会保险费限期缴纳通知书》（津测试〔2026〕第000006号），2026年10月8日作出，"
-        "2026年10月9日直接送达，送达回证编号SD-0006",
+        "《社会保险费限期缴纳通知书》（津测试〔2026〕第000006号），2026年5月8日作出，"
+        "2026年5月11日直接送达，送达回证编号SD-0006",
         "《催告书》（津测试〔2026〕第000007号），2026年10月26日作出，2026年10月27日邮寄送达，"
         "送达回证编号SD-0007",
         "《强制划拨决定书》（津测试〔2026〕第000008号），2026年11月12日作出，未记录送达",
