@@ -3,8 +3,6 @@ sign/show."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
@@ -14,15 +12,16 @@ from rich.table import Table
 
 from arrears.cli.common import (
     AsOf,
+    CaseArgument,
     UsageProblem,
     UserOption,
     acting_user,
-    fail,
+    case_number,
     handled,
     open_store,
     out,
+    parse_day,
 )
-from cases.access import NotAllowed
 from cases.agreements import (
     GUARANTEE_KINDS,
     case_agreement,
@@ -31,18 +30,7 @@ from cases.agreements import (
     sign_agreement,
 )
 from cases.money import format_grouped
-from cases.refusals import ActionRefused
 
-collateral_app = typer.Typer(
-    help="Mortgages and pledges (抵押、质押) the employer gives as collateral for its arrears.",
-    no_args_is_help=True,
-)
-agreements_app = typer.Typer(
-    help="Deferred-payment agreements (延期缴费协议) and their instalments.",
-    no_args_is_help=True,
-)
-
-CaseArgument = Annotated[int, typer.Argument(help="The case number.", show_default=False)]
 ActionDate = Annotated[
     str | None,
     typer.Option(
@@ -51,22 +39,14 @@ ActionDate = Annotated[
         "agency's time zone.",
     ),
 ]
-
-
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """An action refused, as one line naming the field to correct (exit code 1)."""
-    try:
-        yield
-    except (ActionRefused, NotAllowed) as exc:
-        fail(str(exc))
-
-
-def _day(value: str, option: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageProblem(f"{option} {value!r} is not a date of the form YYYY-MM-DD") from None
+collateral_app = typer.Typer(
+    help="Mortgages and pledges (抵押、质押) the employer gives as collateral for its arrears.",
+    no_args_is_help=True,
+)
+agreements_app = typer.Typer(
+    help="Deferred-payment agreements (延期缴费协议) and their instalments.",
+    no_args_is_help=True,
+)
 
 
 def _yuan(value: str, option: str) -> Decimal:
@@ -85,7 +65,7 @@ def _instalment(value: str) -> tuple[date, Decimal]:
         raise UsageProblem(
             f"--instalment {value!r}: write the due date and the amount, e.g. 2027-01-15:5000.00"
         )
-    return _day(due.strip(), "--instalment"), _yuan(amount, "--instalment")
+    return parse_day(due.strip(), "--instalment"), _yuan(amount, "--instalment")
 
 
 @collateral_app.command("add")
@@ -109,17 +89,17 @@ def collateral_add(
 ) -> None:
     """Record the employer's registered mortgage or pledge on a case."""
     a, today = open_store(as_of)
-    with _refusals(), a.session() as session:
+    with a.session() as session:
         guarantee = record_guarantee(
             session=session,
             actor=acting_user(session, user),
-            case_id=case,
+            case_id=case_number(session, case),
             today=today,
             kind=kind,
             asset=asset,
             appraised_value=_yuan(value, "--value"),
             registration_number=registration_number,
-            registered_on=_day(registered_on, "--registered-on"),
+            registered_on=parse_day(registered_on, "--registered-on"),
             registered_with=registered_with,
         )
     out.print(
@@ -140,11 +120,11 @@ def collateral_release(
 ) -> None:
     """Release a guarantee: the debt is paid, or the registration was cancelled."""
     a, today = open_store(as_of)
-    with _refusals(), a.session() as session:
+    with a.session() as session:
         released = release_guarantee(
             session=session,
             actor=acting_user(session, user),
-            case_id=case,
+            case_id=case_number(session, case),
             today=today,
             guarantee_id=guarantee,
             reason=reason,
@@ -173,13 +153,13 @@ def agreements_sign(
     """Record the deferred-payment agreement signed in answer to the collateral demand."""
     a, today = open_store(as_of)
     schedule = [_instalment(v) for v in instalment]
-    with _refusals(), a.session() as session:
+    with a.session() as session:
         agreement = sign_agreement(
             session=session,
             actor=acting_user(session, user),
-            case_id=case,
+            case_id=case_number(session, case),
             today=today,
-            signed_on=_day(signed_on, "--signed-on"),
+            signed_on=parse_day(signed_on, "--signed-on"),
             instalments=schedule,
             policy=a.policy,
             guarantee_id=guarantee,
@@ -195,8 +175,10 @@ def agreements_sign(
 def agreements_show(case: CaseArgument, as_of: AsOf = None, user: UserOption = None) -> None:
     """A case's latest agreement: its schedule with what is paid and missed, and its guarantees."""
     a, day = open_store(as_of)
-    with _refusals(), a.session() as session:
-        view = case_agreement(session, actor=acting_user(session, user), case_id=case, as_of=day)
+    with a.session() as session:
+        view = case_agreement(
+            session, actor=acting_user(session, user), case_id=case_number(session, case), as_of=day
+        )
     agreement, now = view.agreement, view.standing
     if agreement is None or now is None:
         out.print(f"case {case}: no deferred-payment agreement signed by {day}")

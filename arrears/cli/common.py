@@ -21,12 +21,13 @@ from sqlmodel import Session, col
 
 from arrears.settings import Settings
 from arrears.wiring import App, NotInitialised
-from cases.access import Actor, Role
+from cases.access import Actor, NotAllowed, Role
 from cases.importers import ImportFileError, RowError
-from cases.models import User
+from cases.models import Case, Employer, User
 from cases.notices import NoticeError
 from cases.policy import PolicyError
 from cases.queue import CaseNotFound
+from cases.refusals import ActionRefused
 from cases.runs import RunRefused
 from cases.workdays import CalendarFileError, UnknownCalendarYear
 from notifications.documents import DocumentCorrupt
@@ -83,6 +84,8 @@ def handled(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except (ImportFileError, PolicyError, NotInitialised, CaseNotFound, NoticeError) as exc:
+            fail(str(exc))
+        except (ActionRefused, NotAllowed) as exc:  # "field: reason", or who may do it
             fail(str(exc))
         except (FontMissing, DocumentCorrupt, RunRefused) as exc:
             fail(str(exc))
@@ -144,13 +147,43 @@ Rejects = Annotated[
 ]
 
 
-def parse_date(value: str | None, app_: App, option: str = "--as-of") -> date:
-    if value is None:
-        return app_.today()
+def parse_day(value: str, option: str) -> date:
+    """A date the user typed for ``option`` (wrong usage, exit code 2, if it is not one)."""
     try:
         return date.fromisoformat(value)
     except ValueError:
         raise UsageProblem(f"{option} {value!r} is not a date of the form YYYY-MM-DD") from None
+
+
+def parse_date(value: str | None, app_: App, option: str = "--as-of") -> date:
+    return app_.today() if value is None else parse_day(value, option)
+
+
+CaseArgument = Annotated[
+    str,
+    typer.Argument(
+        help="The case: its number, or an employer's code for that employer's open case (else "
+        "its latest).",
+        show_default=False,
+    ),
+]
+
+
+def case_number(session: Session, given: str) -> int:
+    """The case a CASE argument names: its number, or an employer's open (else latest) case."""
+    wanted = given.strip()
+    if wanted.isdigit() and len(wanted) < 18:
+        return int(wanted)
+    found = session.execute(
+        select(col(Case.id))
+        .join(Employer, col(Employer.id) == col(Case.employer_id))
+        .where(col(Employer.code) == wanted.upper())
+        .order_by(col(Case.closed_on).is_not(None), col(Case.id).desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if found is None:
+        raise CaseNotFound(f"no case of an employer with code {wanted} in the case store")
+    return found
 
 
 def file_sha256(path: Path) -> str:

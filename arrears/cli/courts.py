@@ -3,70 +3,34 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.table import Table
 from sqlalchemy import select
-from sqlmodel import Session, col
+from sqlmodel import col
 
 from arrears.cli.common import (
     AsOf,
+    CaseArgument,
     JsonFlag,
     UserOption,
     acting_user,
+    case_number,
     fail,
     handled,
     open_store,
     out,
     parse_date,
 )
-from cases.access import CaseNotFound, NotAllowed
 from cases.courts import COURT_OUTCOMES, record_court_filing, record_court_outcome
 from cases.deadlines import LegalWindow, deadline_risk, service_documents
-from cases.models import Case, CourtApplication, Employer
-from cases.refusals import ActionRefused
+from cases.models import Case, CourtApplication
 
 court_app = typer.Typer(
     help="The application to the people's court: record its filing and the court's decision.",
     no_args_is_help=True,
 )
-
-CaseArgument = Annotated[
-    str,
-    typer.Argument(
-        help="The case: its number, or the employer's unified social credit code (its open case)."
-    ),
-]
-
-
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """The refusals these commands can meet, as one-line messages (exit code 1)."""
-    try:
-        yield
-    except ActionRefused as exc:
-        fail(f"{exc.field}: {exc.reason}")
-    except (NotAllowed, CaseNotFound) as exc:
-        fail(str(exc))
-
-
-def _case_id(session: Session, given: str) -> int:
-    text = given.strip()
-    if text.isdigit() and len(text) < 18:
-        return int(text)
-    found = session.execute(
-        select(col(Case.id))
-        .join(Employer, col(Employer.id) == col(Case.employer_id))
-        .where(col(Employer.code) == text.upper())
-        .order_by(col(Case.closed_on).is_(None).desc(), col(Case.id).desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    if found is None:
-        fail(f"no case numbered or of an employer coded {given!r}")
-    return found
 
 
 @handled
@@ -84,7 +48,7 @@ def deadlines(
     """Legal windows of open cases closing soon, by closing day: the court application window,
     the employer's appeal windows, letters still to be served."""
     a, day = open_store(as_of)
-    with _refusals(), a.session() as session:
+    with a.session() as session:
         actor = acting_user(session, user)
         scope = set(district) if district else None
         if not actor.every_district:
@@ -152,11 +116,11 @@ def court_file(
     """Record that the court application was filed (only inside the art. 53 window)."""
     a, today = open_store(as_of)
     filed = parse_date(filed_on, a, "--filed-on")
-    with _refusals(), a.session() as session:
+    with a.session() as session:
         application = record_court_filing(
             session=session,
             actor=acting_user(session, user),
-            case_id=_case_id(session, case),
+            case_id=case_number(session, case),
             today=today,
             filed_on=filed,
             court=court,
@@ -192,8 +156,8 @@ def court_outcome(
     """Record the court's decision; refused or withdrawn puts the case on hold for its officer."""
     a, today = open_store(as_of)
     decided = parse_date(decided_on, a, "--decided-on")
-    with _refusals(), a.session() as session:
-        case_id = _case_id(session, case)
+    with a.session() as session:
+        case_id = case_number(session, case)
         if application is None:
             application = session.execute(
                 select(col(CourtApplication.id))

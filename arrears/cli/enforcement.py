@@ -3,32 +3,30 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import func, select
-from sqlmodel import Session, col
 
 from arrears.cli.common import (
     AsOf,
+    CaseArgument,
     JsonFlag,
     UsageProblem,
     UserOption,
     acting_user,
+    case_number,
     fail,
     handled,
     open_store,
     out,
     parse_date,
 )
-from cases.access import NotAllowed, Role
-from cases.actions import TRANSFER_RESULTS, ActionRefused, record_transfer_execution
-from cases.models import Case, Employer, Notice
+from cases.access import Role
+from cases.actions import TRANSFER_RESULTS, record_transfer_execution
+from cases.models import Case, Notice
 from cases.money import format_yuan
 
 transfers_app = typer.Typer(
@@ -38,34 +36,6 @@ fines_app = typer.Typer(
     help="Fines of 1 to 3 times the arrears (Social Insurance Law art. 86): propose, decide, list.",
     no_args_is_help=True,
 )
-
-CaseArg = Annotated[
-    str,
-    typer.Argument(help="The case: its number, or the employer's code (its open case)."),
-]
-
-
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """A refused action or a role that may not act, as a one-line message (exit code 1)."""
-    try:
-        yield
-    except (ActionRefused, NotAllowed) as exc:
-        fail(str(exc))
-
-
-def _case_id(session: Session, case: str) -> int:
-    typed = case.strip()
-    if typed.isdigit() and len(typed) < 18:
-        return int(typed)
-    found = session.execute(
-        select(func.max(col(Case.id)))
-        .join(Employer, col(Employer.id) == col(Case.employer_id))
-        .where(col(Employer.code) == typed.upper(), col(Case.closed_on).is_(None))
-    ).scalar_one_or_none()
-    if found is None:
-        fail(f"employer {typed} has no open case")
-    return int(found)
 
 
 def _yuan(option: str, value: str) -> Decimal:
@@ -78,7 +48,7 @@ def _yuan(option: str, value: str) -> Decimal:
 @transfers_app.command("record")
 @handled
 def transfers_record(
-    case: CaseArg,
+    case: CaseArgument,
     result: Annotated[str, typer.Option(help="What the bank did: " + ", ".join(TRANSFER_RESULTS))],
     amount: Annotated[str, typer.Option(help="Yuan transferred, e.g. 12345.67 (0 for none).")],
     executed_on: Annotated[str, typer.Option(help="The day the bank executed it (YYYY-MM-DD).")],
@@ -93,12 +63,12 @@ def transfers_record(
     a, today = open_store(as_of)
     executed = parse_date(executed_on, a, "--executed-on")
     moved = _yuan("--amount", amount)
-    with _refusals(), a.session() as session:
+    with a.session() as session:
         actor = acting_user(session, user)
         execution = record_transfer_execution(
             session=session,
             actor=actor,
-            case_id=_case_id(session, case),
+            case_id=case_number(session, case),
             today=today,
             result=result,
             amount=moved,
@@ -121,7 +91,7 @@ def transfers_record(
 @fines_app.command("propose")
 @handled
 def fines_propose(
-    case: CaseArg,
+    case: CaseArgument,
     multiple: Annotated[str, typer.Option(help="Times the arrears, 1 to 3 (e.g. 1.5).")],
     reason: Annotated[str, typer.Option(help="Why the employer should be fined.")],
     user: UserOption = None,
@@ -132,11 +102,11 @@ def fines_propose(
 
     a, today = open_store(as_of)
     times = _yuan("--multiple", multiple)
-    with _refusals(), a.session() as session:
+    with a.session() as session:
         fine = propose_fine(
             session=session,
             actor=acting_user(session, user),
-            case_id=_case_id(session, case),
+            case_id=case_number(session, case),
             today=today,
             multiple=times,
             reason=reason,
@@ -152,7 +122,7 @@ def fines_propose(
 @fines_app.command("decide")
 @handled
 def fines_decide(
-    case: CaseArg,
+    case: CaseArgument,
     fine_id: Annotated[int, typer.Option("--fine", help="The fine's number.")],
     impose: Annotated[
         bool, typer.Option("--impose/--reject", help="Impose the fine, or reject the proposal.")
@@ -165,12 +135,12 @@ def fines_decide(
     from cases.fines import decide_fine
 
     a, today = open_store(as_of)
-    with _refusals(), a.session() as session:
+    with a.session() as session:
         actor = acting_user(session, user)
         fine = decide_fine(
             session=session,
             actor=actor,
-            case_id=_case_id(session, case),
+            case_id=case_number(session, case),
             today=today,
             fine_id=fine_id,
             impose=impose,
@@ -204,9 +174,9 @@ def fines_list(
     from cases.fines import list_fines
 
     a, _ = open_store(None)
-    with _refusals(), a.session() as session:
+    with a.session() as session:
         actor = acting_user(session, user)
-        case_id = _case_id(session, case) if case is not None else None
+        case_id = case_number(session, case) if case is not None else None
         fines = list_fines(session, actor=actor, case_id=case_id, status=status)
     if as_json:
         out.print_json(
@@ -265,7 +235,7 @@ def disclosure(
     if not 1 <= quarter <= 4:
         raise UsageProblem(f"--quarter {quarter}: a quarter is 1 to 4")
     a, _ = open_store(None)
-    with _refusals(), a.session() as session:
+    with a.session() as session:
         actor = acting_user(session, user)
         actor.require(Role.SUPERVISOR, doing="draft the disclosure list")
         if district is None and not actor.every_district:

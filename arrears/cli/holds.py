@@ -8,18 +8,21 @@ supervisor's; ``holds list`` shows the open challenges and the deferrals in forc
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import date
 from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
-from sqlmodel import Session, col
 
-from arrears.cli.common import UserOption, acting_user, fail, handled, open_store, out
-from cases.access import CaseNotFound, NotAllowed
+from arrears.cli.common import (
+    CaseArgument,
+    UserOption,
+    acting_user,
+    case_number,
+    handled,
+    open_store,
+    out,
+    parse_day,
+)
 from cases.holds import (
     CHALLENGE_KINDS,
     CHALLENGE_OUTCOMES,
@@ -31,53 +34,12 @@ from cases.holds import (
     record_challenge_outcome,
     revoke_deferral,
 )
-from cases.models import Case, Employer
-from cases.refusals import ActionRefused
+from cases.models import Case
 
 holds_app = typer.Typer(
     help="Legal challenges (reconsideration, lawsuit) and force-majeure deferrals of cases.",
     no_args_is_help=True,
 )
-
-CaseArgument = Annotated[
-    str,
-    typer.Argument(
-        help="The case number, or an employer code for that employer's current case.",
-    ),
-]
-
-
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """The refusals these commands can meet, as one-line messages (exit code 1)."""
-    try:
-        yield
-    except (ActionRefused, NotAllowed) as exc:
-        fail(str(exc))
-
-
-def _day(value: str, option: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option} {value!r} is not a date of the form YYYY-MM-DD")
-
-
-def _case_id(session: Session, raw: str) -> int:
-    """The case a CASE argument names: its number, or an employer's open (else latest) case."""
-    wanted = raw.strip()
-    if wanted.isdigit():
-        return int(wanted)
-    found = session.execute(
-        select(col(Case.id))
-        .join(Employer, col(Employer.id) == col(Case.employer_id))
-        .where(col(Employer.code) == wanted.upper())
-        .order_by(col(Case.closed_on).is_not(None), col(Case.id).desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    if found is None:
-        raise CaseNotFound(f"no case of an employer with code {wanted} in the case store")
-    return found
 
 
 @holds_app.command("challenge")
@@ -95,14 +57,14 @@ def holds_challenge(
 ) -> None:
     """Record the employer's reconsideration or lawsuit: enforcement waits while it is open."""
     a, today = open_store(None)
-    with _refusals(), a.session() as session:
+    with a.session() as session:
         challenge = record_challenge(
             session=session,
             actor=acting_user(session, user),
-            case_id=_case_id(session, case),
+            case_id=case_number(session, case),
             today=today,
             kind=kind,
-            filed_on=_day(filed_on, "--filed-on"),
+            filed_on=parse_day(filed_on, "--filed-on"),
             body=body,
             reference=reference,
             against=against,
@@ -126,15 +88,15 @@ def holds_outcome(
 ) -> None:
     """Record what the body or court decided; revoked or changed puts the case on hold."""
     a, today = open_store(None)
-    with _refusals(), a.session() as session:
+    with a.session() as session:
         decided = record_challenge_outcome(
             session=session,
             actor=acting_user(session, user),
-            case_id=_case_id(session, case),
+            case_id=case_number(session, case),
             today=today,
             challenge_id=challenge,
             outcome=outcome,
-            decided_on=_day(decided_on, "--decided-on"),
+            decided_on=parse_day(decided_on, "--decided-on"),
             note=note,
         )
         status = session.get(Case, decided.case_id)
@@ -156,14 +118,14 @@ def holds_defer(
 ) -> None:
     """Grant a force-majeure deferral (a supervisor's): no late fee and no escalation meanwhile."""
     a, today = open_store(None)
-    with _refusals(), a.session() as session:
+    with a.session() as session:
         deferral = grant_deferral(
             session=session,
             actor=acting_user(session, user),
-            case_id=_case_id(session, case),
+            case_id=case_number(session, case),
             today=today,
-            starts_on=_day(start, "--from"),
-            ends_on=_day(end, "--to"),
+            starts_on=parse_day(start, "--from"),
+            ends_on=parse_day(end, "--to"),
             approval_reference=approval,
             reason=reason,
             policy=a.policy,
@@ -184,14 +146,14 @@ def holds_end_deferral(
 ) -> None:
     """End a deferral early: the late fee runs again from the day after."""
     a, today = open_store(None)
-    with _refusals(), a.session() as session:
+    with a.session() as session:
         ended = end_deferral(
             session=session,
             actor=acting_user(session, user),
-            case_id=_case_id(session, case),
+            case_id=case_number(session, case),
             today=today,
             deferral_id=deferral,
-            ended_on=_day(on, "--on"),
+            ended_on=parse_day(on, "--on"),
             reason=reason,
             policy=a.policy,
         )
@@ -209,11 +171,11 @@ def holds_revoke_deferral(
 ) -> None:
     """Revoke a deferral granted in error: it spares no day of late fee."""
     a, today = open_store(None)
-    with _refusals(), a.session() as session:
+    with a.session() as session:
         revoked = revoke_deferral(
             session=session,
             actor=acting_user(session, user),
-            case_id=_case_id(session, case),
+            case_id=case_number(session, case),
             today=today,
             deferral_id=deferral,
             reason=reason,
@@ -232,7 +194,7 @@ def holds_list(
 ) -> None:
     """Open challenges, and deferrals in force or ahead (only the districts the user serves)."""
     a, today = open_store(None)
-    with _refusals(), a.session() as session:
+    with a.session() as session:
         lines = open_holds(
             session, actor=acting_user(session, user), today=today, district=district
         )
