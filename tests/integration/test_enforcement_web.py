@@ -88,9 +88,12 @@ def done(site: Site, case_id: int, name: str, form: dict[str, str]) -> str:
 
 
 def refused(site: Site, case_id: int, name: str, form: dict[str, str]) -> httpx.Response:
-    """Post a form that must be refused: the case page again, the form open with the reason."""
+    """Post a form that must be refused: the case page again, the form open with the reason,
+    and not a line added to the case's history."""
+    before = count(site, CaseEvent)
     response = site.post(f"/cases/{case_id}/{name}", form)
     assert response.status_code == 422, response.text
+    assert count(site, CaseEvent) == before
     summary = re.search(
         rf'<details open>\s*<summary>([^<]+)</summary>\s*<form method="post" '
         rf'action="/cases/{case_id}/{name}"',
@@ -175,6 +178,9 @@ def test_a_guarantee_is_recorded_and_released(site: Site, case_id: int) -> None:
     assert form_of(text, case_id, "release-guarantee")
     bad = refused(site, case_id, "release-guarantee", {"guarantee_id": str(guarantee.id)})
     assert error_text(bad).startswith("理由：必填")
+    with site.app.session() as session:
+        kept = session.get(Guarantee, guarantee.id)
+        assert kept is not None and kept.status == "active"
     text = done(
         site,
         case_id,
@@ -428,6 +434,9 @@ def test_a_supervisor_grants_ends_and_revokes_deferrals(site: Site, case_id: int
     ending = {"deferral_id": str(granted.id), "ended_on": "2026-11-30", "reason": "已复产"}
     bad = refused(site, case_id, "end-deferral", ending)
     assert error_text(bad).startswith("缓缴最后一日：")
+    with site.app.session() as session:
+        kept = session.get(Deferral, granted.id)
+        assert kept is not None and (kept.status, kept.ends_on) == ("active", date(2026, 11, 30))
     text = done(site, case_id, "end-deferral", {**ending, "ended_on": "2026-11-20"})
     assert "缓缴已提前终止。" in text
     with site.app.session() as session:
@@ -448,6 +457,9 @@ def test_a_supervisor_grants_ends_and_revokes_deferrals(site: Site, case_id: int
         ).scalar_one()
     bad = refused(site, case_id, "revoke-deferral", {"deferral_id": str(second.id), "reason": " "})
     assert error_text(bad).startswith("理由：必填")
+    with site.app.session() as session:
+        kept = session.get(Deferral, second.id)
+        assert kept is not None and kept.status == "active"
     text = done(site, case_id, "revoke-deferral", {"deferral_id": str(second.id), "reason": "误批"})
     assert "缓缴已撤销。" in text
     with site.app.session() as session:
@@ -612,7 +624,10 @@ def test_an_officer_proposes_a_fine_and_another_supervisor_decides(
         assert imposed.notice_id is not None  # its penalty decision, planned as a letter
     assert "已决定处罚" in text and not form_of(text, case_id, "decide-fine")
     timeline = text.split("<h2>办理记录</h2>")[-1]
-    assert "提请罚款¥15,000.00（欠缴数额¥10,000.00的1.5倍）。理由：逾期仍不缴纳，且拒不配合" in timeline
+    assert (
+        "提请罚款¥15,000.00（欠缴数额¥10,000.00的1.5倍）。理由：逾期仍不缴纳，且拒不配合"
+        in timeline
+    )
     assert "决定罚款¥15,000.00。理由：情节严重" in timeline
 
 
