@@ -17,15 +17,17 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
-from sqlmodel import col
+from sqlmodel import Session, col
 from starlette.concurrency import run_in_threadpool
 
 from arrears.wiring import App
 from cases import actions
 from cases.access import Actor, Role, visible_case
 from cases.case_view import case_view
-from cases.models import Notice, User
+from cases.models import Case, Notice, User
 from cases.notices import SERVICE_METHODS
+from cases.promises import owed
+from cases.transfers import transfer_notice
 from web import arrears_app, event_text
 from web.auth import CurrentActor
 from web.explain import reader_of, refusal
@@ -468,6 +470,25 @@ def _officers(app: App, district: str) -> list[User]:
         return [u for u in users if district in u.districts]
 
 
+@dataclass(frozen=True)
+class TransferOrder:
+    """The forced-transfer notice the bank answers, and what it ordered (the case's debt on the
+    notice's date): what the transfer form says a full transfer is."""
+
+    document_number: str | None
+    issued_on: date
+    requested: int  # fen
+
+
+def _transfer_order(session: Session, case_id: int, app: App) -> TransferOrder | None:
+    notice = transfer_notice(session, case_id)
+    case = session.get(Case, case_id)
+    if notice is None or case is None:
+        return None
+    requested = owed(session, case, notice.issued_on, app.policy).total_due
+    return TransferOrder(notice.document_number, notice.issued_on, requested)
+
+
 def _page(
     request: Request,
     app: App,
@@ -481,6 +502,7 @@ def _page(
 ) -> HTMLResponse:
     with app.session() as session:
         view = case_view(session, actor, case_id, as_of=app.today(), rules=app.policy.fee_rules)
+        transfer_order = _transfer_order(session, case_id, app)
     supervising = actor.role in (Role.SUPERVISOR, Role.ADMIN)
     reader = reader_of(request, app.policy)
     return render(
@@ -507,6 +529,7 @@ def _page(
         challenge_kinds=actions.CHALLENGE_KINDS,
         challenge_outcomes=actions.CHALLENGE_OUTCOMES,
         transfer_results=actions.TRANSFER_RESULTS,
+        transfer_order=transfer_order,
         court_outcomes=actions.COURT_OUTCOMES,
         today=app.today(),
         **event_text.words(reader),

@@ -492,7 +492,13 @@ def test_a_forced_transfer_result_is_recorded_and_applied(site: Site, case_id: i
             issued,
             "津和社保划〔2026〕第000012号",
         )
-    assert form_of(page(site, case_id), case_id, "transfer")
+    ordered = page(site, case_id)
+    assert form_of(ordered, case_id, "transfer")
+    # 10,000.00 due 2026-09-15 and 66 days of late fee at 0.05% by the notice's date: 10,330.00.
+    assert (
+        "银行对2026年11月20日协助划拨通知书津和社保划〔2026〕第000012号的回复；"
+        "该通知书要求划拨¥10,330.00，全额划拨即为此数。"
+    ) in ordered
     form = {
         "result": "full",
         "amount": "5000.00",
@@ -522,7 +528,7 @@ def test_a_forced_transfer_result_is_recorded_and_applied(site: Site, case_id: i
     assert table is not None
     row = table.group(0)
     assert "部分划拨" in row and "¥5,000.00" in row
-    assert f"¥{requested // 100:,}.{requested % 100:02d}" in row
+    assert requested == 1_033_000 and "¥10,330.00" in row
     assert "中国银行天津和平支行，账号尾号 7890" in row and "ICBC-TR-0001" in row
     timeline = text.split("<h2>办理记录</h2>")[-1]
     assert "依津和社保划〔2026〕第000012号强制划拨：部分划拨" in timeline
