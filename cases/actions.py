@@ -9,7 +9,7 @@ through ``cases.states.transition``. The caller commits: the session is the unit
 The work is split by noun: contacts (calls, notes, interviews, bank inquiries, service), flags,
 disputes, promises and receipts, collateral and deferred-payment agreements, the employer's
 statement, approvals, holds (legal challenges, deferrals), assignment, forced-transfer results,
-the court application; giving a case back is ``cases.claims``'s and the timeline
+fines, the court application; giving a case back is ``cases.claims``'s and the timeline
 ``cases.queue``'s.
 """
 
@@ -45,6 +45,7 @@ from cases.contacts import (
 )
 from cases.courts import COURT_OUTCOMES, record_court_filing, record_court_outcome
 from cases.disputes import DISPUTE_OUTCOMES, open_dispute, resolve_dispute
+from cases.fines import decide_fine, propose_fine
 from cases.flags import FLAGS, mark_case, unmark_case
 from cases.holds import (
     CHALLENGE_KINDS,
@@ -86,11 +87,13 @@ __all__ = [
     "add_note",
     "case_timeline",
     "decide_approval",
+    "decide_fine",
     "end_deferral",
     "gated_steps",
     "grant_deferral",
     "mark_case",
     "open_dispute",
+    "propose_fine",
     "propose_write_off",
     "reassign_cases",
     "record_bank_inquiry",

@@ -17,15 +17,17 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
-from sqlmodel import col
+from sqlmodel import Session, col
 from starlette.concurrency import run_in_threadpool
 
 from arrears.wiring import App
 from cases import actions
 from cases.access import Actor, Role, visible_case
 from cases.case_view import case_view
-from cases.models import Notice, User
+from cases.models import Case, Notice, User
 from cases.notices import SERVICE_METHODS
+from cases.promises import owed
+from cases.transfers import transfer_notice
 from web import arrears_app, event_text
 from web.auth import CurrentActor
 from web.explain import reader_of, refusal
@@ -48,14 +50,20 @@ def _optional(form: Mapping[str, str], name: str) -> str | None:
     return _text(form, name) or None
 
 
-def _amount(form: Mapping[str, str], name: str) -> Decimal:
-    raw = _text(form, name).replace(",", "").replace("，", "").lstrip("¥￥")
+def _yuan(raw: str) -> Decimal | None:
+    """Yuan as typed (thousands separators and a yuan sign allowed), or None if not a number."""
     try:
-        value = Decimal(raw)
+        value = Decimal(raw.replace(",", "").replace("，", "").lstrip("¥￥"))
     except InvalidOperation:
-        raise actions.ActionRefused(name, key=NOT_AN_AMOUNT, raw=raw) from None
-    if not value.is_finite():
-        raise actions.ActionRefused(name, key=NOT_AN_AMOUNT, raw=raw)
+        return None
+    return value if value.is_finite() else None
+
+
+def _amount(form: Mapping[str, str], name: str) -> Decimal:
+    raw = _text(form, name)
+    value = _yuan(raw)
+    if value is None:
+        raise actions.ActionRefused(name, key=NOT_AN_AMOUNT, raw=raw.lstrip("¥￥"))
     return value
 
 
@@ -74,6 +82,70 @@ def _id(form: Mapping[str, str], name: str) -> int:
     if not raw.isdigit():
         raise actions.ActionRefused(name, key=N_("choose one from the list"))
     return int(raw)
+
+
+def _optional_id(form: Mapping[str, str], name: str) -> int | None:
+    return _id(form, name) if _text(form, name) else None
+
+
+def _multiple(form: Mapping[str, str], name: str) -> Decimal:
+    raw = _text(form, name).replace("×", "").replace("倍", "").strip()
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise actions.ActionRefused(name, key=N_("{raw!r} is not a number"), raw=raw) from None
+    return value
+
+
+def _verdict(form: Mapping[str, str]) -> bool:
+    """A supervisor's decision on a proposal: impose it, or reject it."""
+    verdict = _text(form, "verdict")
+    if verdict not in ("impose", "reject"):
+        raise actions.ActionRefused("verdict", key=N_("choose one from the list"))
+    return verdict == "impose"
+
+
+INSTALMENT_ROWS = 12  # rows of the agreement form; an agreement with more is recorded by the CLI
+
+
+def _instalments(form: Mapping[str, str]) -> list[tuple[date, Decimal]]:
+    """The agreement form's instalment rows in the order shown; a row left empty is skipped,
+    a row half filled or mistyped is refused by its number."""
+    schedule: list[tuple[date, Decimal]] = []
+    for row in range(1, INSTALMENT_ROWS + 1):
+        due, amount = _text(form, f"due_{row}"), _text(form, f"amount_{row}")
+        if not due and not amount:
+            continue
+        if not due or not amount:
+            raise actions.ActionRefused(
+                "instalments", key=N_("row {row}: give both the due date and the amount"), row=row
+            )
+        try:
+            due_on = date.fromisoformat(due)
+        except ValueError:
+            raise actions.ActionRefused(
+                "instalments",
+                key=N_("row {row}: {raw!r} is not a date (YYYY-MM-DD)"),
+                row=row,
+                raw=due,
+            ) from None
+        value = _yuan(amount)
+        if value is None:
+            raise actions.ActionRefused(
+                "instalments",
+                key=N_("row {row}: {raw!r} is not an amount in yuan"),
+                row=row,
+                raw=amount,
+            )
+        schedule.append((due_on, value))
+    return schedule
+
+
+def _transferred(form: Mapping[str, str]) -> Decimal:
+    """The amount the bank transferred; left blank when it transferred nothing, it is zero."""
+    if _text(form, "result") == "none" and not _text(form, "amount"):
+        return Decimal(0)
+    return _amount(form, "amount")
 
 
 def _write_off_document(form: Mapping[str, str]) -> actions.WriteOffDocumentIn:
@@ -220,6 +292,154 @@ ACTIONS: dict[str, Action] = {
             "note": _text(f, "note"),
         },
     ),
+    # --- the enforcement track: collateral and agreements, holds, transfers, fines, the court
+    "guarantee": Action(
+        N_("Record a mortgage or pledge"),
+        N_("Guarantee recorded."),
+        actions.record_guarantee,
+        lambda f, a: {
+            "kind": _text(f, "kind"),
+            "asset": _text(f, "asset"),
+            "appraised_value": _amount(f, "appraised_value"),
+            "registration_number": _text(f, "registration_number"),
+            "registered_on": _date(f, "registered_on"),
+            "registered_with": _optional(f, "registered_with"),
+        },
+    ),
+    "release-guarantee": Action(
+        N_("Release a guarantee"),
+        N_("Guarantee released."),
+        actions.release_guarantee,
+        lambda f, a: {"guarantee_id": _id(f, "guarantee_id"), "reason": _text(f, "reason")},
+    ),
+    "agreement": Action(
+        N_("Record a deferred-payment agreement"),
+        N_("Agreement recorded."),
+        actions.sign_agreement,
+        lambda f, a: {
+            "signed_on": _date(f, "signed_on"),
+            "instalments": _instalments(f),
+            "guarantee_id": _optional_id(f, "guarantee_id"),
+            "policy": a.policy,
+        },
+    ),
+    "challenge": Action(
+        N_("Record a reconsideration or lawsuit"),
+        N_("Challenge recorded: enforcement waits for its outcome."),
+        actions.record_challenge,
+        lambda f, a: {
+            "kind": _text(f, "kind"),
+            "filed_on": _date(f, "filed_on"),
+            "body": _text(f, "body"),
+            "reference": _text(f, "reference"),
+            "against": _optional(f, "against"),
+        },
+    ),
+    "challenge-outcome": Action(
+        N_("Record a challenge's outcome"),
+        N_("Outcome recorded."),
+        actions.record_challenge_outcome,
+        lambda f, a: {
+            "challenge_id": _id(f, "challenge_id"),
+            "outcome": _text(f, "outcome"),
+            "decided_on": _date(f, "decided_on"),
+            "note": _optional(f, "note"),
+        },
+    ),
+    "deferral": Action(
+        N_("Grant a force-majeure deferral"),
+        N_("Deferral granted."),
+        actions.grant_deferral,
+        lambda f, a: {
+            "starts_on": _date(f, "starts_on"),
+            "ends_on": _date(f, "ends_on"),
+            "approval_reference": _text(f, "approval_reference"),
+            "reason": _text(f, "reason"),
+            "policy": a.policy,
+        },
+        roles=(Role.SUPERVISOR,),
+    ),
+    "end-deferral": Action(
+        N_("End a deferral early"),
+        N_("Deferral ended."),
+        actions.end_deferral,
+        lambda f, a: {
+            "deferral_id": _id(f, "deferral_id"),
+            "ended_on": _date(f, "ended_on"),
+            "reason": _text(f, "reason"),
+            "policy": a.policy,
+        },
+        roles=(Role.SUPERVISOR,),
+    ),
+    "revoke-deferral": Action(
+        N_("Revoke a deferral"),
+        N_("Deferral revoked."),
+        actions.revoke_deferral,
+        lambda f, a: {
+            "deferral_id": _id(f, "deferral_id"),
+            "reason": _text(f, "reason"),
+            "policy": a.policy,
+        },
+        roles=(Role.SUPERVISOR,),
+    ),
+    "transfer": Action(
+        N_("Record the bank's forced transfer"),
+        N_("Transfer result recorded."),
+        actions.record_transfer_execution,
+        lambda f, a: {
+            "result": _text(f, "result"),
+            "amount": _transferred(f),
+            "executed_on": _date(f, "executed_on"),
+            "reference": _text(f, "reference"),
+            "bank_name": _text(f, "bank_name"),
+            "account_number": _text(f, "account_number"),
+            "note": _optional(f, "note"),
+            "policy": a.policy,
+        },
+    ),
+    "fine": Action(
+        N_("Propose a fine"),
+        N_("Fine proposed to a supervisor."),
+        actions.propose_fine,
+        lambda f, a: {
+            "multiple": _multiple(f, "multiple"),
+            "reason": _text(f, "reason"),
+            "policy": a.policy,
+        },
+    ),
+    "decide-fine": Action(
+        N_("Decide the proposed fine"),
+        N_("Fine decided."),
+        actions.decide_fine,
+        lambda f, a: {
+            "fine_id": _id(f, "fine_id"),
+            "impose": _verdict(f),
+            "reason": _text(f, "reason"),
+        },
+        roles=(Role.SUPERVISOR,),
+    ),
+    "court-filing": Action(
+        N_("Record the court application's filing"),
+        N_("Filing recorded."),
+        actions.record_court_filing,
+        lambda f, a: {
+            "filed_on": _date(f, "filed_on"),
+            "court": _text(f, "court"),
+            "court_reference": _text(f, "court_reference"),
+            "calendar": a.policy.calendar,
+        },
+    ),
+    "court-outcome": Action(
+        N_("Record the court's decision"),
+        N_("Court's decision recorded."),
+        actions.record_court_outcome,
+        lambda f, a: {
+            "application_id": _id(f, "application_id"),
+            "outcome": _text(f, "outcome"),
+            "decided_on": _date(f, "decided_on"),
+            "note": _optional(f, "note"),
+        },
+    ),
     "enforcement": Action(
         N_("Request an enforcement step"),
         N_("Request sent to a supervisor."),
@@ -250,6 +470,25 @@ def _officers(app: App, district: str) -> list[User]:
         return [u for u in users if district in u.districts]
 
 
+@dataclass(frozen=True)
+class TransferOrder:
+    """The forced-transfer notice the bank answers, and what it ordered (the case's debt on the
+    notice's date): what the transfer form says a full transfer is."""
+
+    document_number: str | None
+    issued_on: date
+    requested: int  # fen
+
+
+def _transfer_order(session: Session, case_id: int, app: App) -> TransferOrder | None:
+    notice = transfer_notice(session, case_id)
+    case = session.get(Case, case_id)
+    if notice is None or case is None:
+        return None
+    requested = owed(session, case, notice.issued_on, app.policy).total_due
+    return TransferOrder(notice.document_number, notice.issued_on, requested)
+
+
 def _page(
     request: Request,
     app: App,
@@ -263,6 +502,7 @@ def _page(
 ) -> HTMLResponse:
     with app.session() as session:
         view = case_view(session, actor, case_id, as_of=app.today(), rules=app.policy.fee_rules)
+        transfer_order = _transfer_order(session, case_id, app)
     supervising = actor.role in (Role.SUPERVISOR, Role.ADMIN)
     reader = reader_of(request, app.policy)
     return render(
@@ -284,6 +524,13 @@ def _page(
         service_methods=SERVICE_METHODS,
         write_off_document_kinds=actions.WRITE_OFF_DOCUMENT_KINDS,
         gated_steps=actions.gated_steps(app.policy),
+        guarantee_kinds=actions.GUARANTEE_KINDS,
+        instalment_rows=range(1, INSTALMENT_ROWS + 1),
+        challenge_kinds=actions.CHALLENGE_KINDS,
+        challenge_outcomes=actions.CHALLENGE_OUTCOMES,
+        transfer_results=actions.TRANSFER_RESULTS,
+        transfer_order=transfer_order,
+        court_outcomes=actions.COURT_OUTCOMES,
         today=app.today(),
         **event_text.words(reader),
     )

@@ -464,6 +464,44 @@ def _deferral(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> str:
     return _with_reason(reader, what, d["reason"])
 
 
+def _transfer_executed(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> str:
+    _need(d, "result", "amount", "requested", "bank_name", "account_number", "executed_on")
+    what = reader.say(
+        N_(
+            "Forced transfer under {number}: {result}, {amount} of the {requested} ordered, "
+            "from {bank} account ending {tail} on {day} (bank serial number {reference})"
+        ),
+        number=d.get("document_number"),
+        result=reader._(label("transfer", d["result"])),
+        amount=reader.money(d["amount"]),
+        requested=reader.money(d["requested"]),
+        bank=d["bank_name"],
+        tail=d["account_number"][-4:],
+        day=reader.day(d["executed_on"]),
+        reference=d.get("reference"),
+    )
+    return _with_note(reader, what, d.get("note"))
+
+
+def _fine(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> str:
+    _need(d, "amount", "reason")
+    if e.kind == "fine_proposed":
+        _need(d, "multiple", "arrears")
+        what = reader.say(
+            N_("Proposed a fine of {amount} ({multiple} times the arrears of {arrears})"),
+            amount=reader.money(d["amount"]),
+            multiple=d["multiple"],
+            arrears=reader.money(d["arrears"]),
+        )
+    elif e.kind == "fine_imposed":
+        what = reader.say(N_("Imposed the fine of {amount}"), amount=reader.money(d["amount"]))
+    else:
+        what = reader.say(
+            N_("Rejected the proposed fine of {amount}"), amount=reader.money(d["amount"])
+        )
+    return _with_reason(reader, what, d["reason"])
+
+
 def _claimed(reader: Reader, e: TimelineEntry, d: Mapping[str, Any]) -> str:
     return reader._(N_("Took the case from the queue"))
 
@@ -696,6 +734,10 @@ _BY_KIND: dict[str, _Describer] = {
     "deferral_granted": _deferral,
     "deferral_ended": _deferral,
     "deferral_revoked": _deferral,
+    "transfer_executed": _transfer_executed,
+    "fine_proposed": _fine,
+    "fine_imposed": _fine,
+    "fine_rejected": _fine,
     "case_claimed": _claimed,
     "case_released": _released,
     "case_opened": _items,

@@ -138,6 +138,23 @@ LABELS: dict[str, dict[str, str]] = {
         "changed": N_("Decision changed"),
         "withdrawn": N_("Challenge withdrawn"),
     },
+    "agreement": {
+        "active": N_("Running"),
+        "completed": N_("Completed"),
+        "breached": N_("Breached"),
+        "cancelled": N_("Cancelled"),
+    },
+    "instalment": {"due": N_("Due"), "paid": N_("Paid"), "missed": N_("Missed")},
+    "transfer": {
+        "full": N_("Transferred in full"),
+        "partial": N_("Transferred in part"),
+        "none": N_("Nothing transferred"),
+    },
+    "fine": {
+        "proposed": N_("Proposed"),
+        "imposed": N_("Imposed"),
+        "rejected": N_("Rejected"),
+    },
     "deferral": {
         "active": N_("In force"),
         "ended": N_("Ended early"),

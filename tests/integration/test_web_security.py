@@ -388,6 +388,30 @@ def test_employer_data_is_escaped_on_every_page(site: Site) -> None:
         },
     )
     assert requested.status_code == 303
+    # The enforcement track shows what officers typed: an asset, an authority, a court.
+    guaranteed = site.post(
+        f"/cases/{case_id}/guarantee",
+        {
+            "kind": "mortgage",
+            "asset": hostile,
+            "appraised_value": "500000",
+            "registration_number": "津(2026)和平区不动产证明第0000001号",
+            "registered_on": "2026-11-02",
+            "registered_with": hostile,
+        },
+    )
+    assert guaranteed.status_code == 303
+    challenged = site.post(
+        f"/cases/{case_id}/challenge",
+        {
+            "kind": "lawsuit",
+            "filed_on": "2026-11-20",
+            "body": hostile,
+            "reference": "（2026）津0101行初1号",
+            "against": hostile,
+        },
+    )
+    assert challenged.status_code == 303
     pages = {path: site.client.get(path, headers=HTML) for path in ("/queue", f"/cases/{case_id}")}
     site.post("/logout")
     site.login("boss")
@@ -398,6 +422,11 @@ def test_employer_data_is_escaped_on_every_page(site: Site) -> None:
         assert "<script>" not in page.text, path
         assert "天津&lt;script&gt;alert(1)&lt;/script&gt;&#34;公司" in page.text, path
     assert "&lt;script&gt;alert(&#39;name&#39;)&lt;/script&gt;" in pages["/queue"].text
+    enforcement = re.search(
+        r'<section class="panel enforcement">(.*?)</section>', pages[f"/cases/{case_id}"].text, re.S
+    )
+    assert enforcement is not None
+    assert enforcement.group(1).count("天津&lt;script&gt;alert(1)&lt;/script&gt;&#34;公司") == 4
 
 
 def test_the_sign_in_page_in_chinese_and_in_english(site: Site) -> None:
