@@ -14,9 +14,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from jinja2 import Environment
 from sqlalchemy import select
 from sqlmodel import Session, col
 
@@ -107,6 +109,12 @@ class Escalation:
         self.print_letters(summary, district)
         return summary
 
+    @cached_property
+    def texts(self) -> Environment:
+        """The SMS and voice templates, loaded once for every district and night this object
+        runs (no file check per text: templates do not change under a run)."""
+        return text_environment(self.templates_dir, auto_reload=False)
+
     def plan(
         self,
         as_of: date,
@@ -118,7 +126,7 @@ class Escalation:
         planner = NightPlan(
             policy=self.policy,
             agency=self.agency,
-            env=text_environment(self.templates_dir, auto_reload=False),
+            env=self.texts,
             as_of=as_of,
             summary=summary,
         )
