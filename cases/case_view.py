@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, exists, select
 from sqlmodel import Session, SQLModel, col
 
 from cases import ledger
@@ -39,7 +39,7 @@ from cases.models import (
     User,
 )
 from cases.priorities import DEAD_NOTICE_STATUSES
-from cases.queue import TimelineEntry, case_timeline
+from cases.queue import TimelineEntry, timeline_of
 from cases.states import CLOSED, CaseStatus
 
 M = TypeVar("M", bound=SQLModel)
@@ -170,6 +170,34 @@ class CaseView:
         return [e for e in self.timeline if e.channel == "letter" and e.notice_id is not None]
 
 
+# The tables keyed by case that the page lists.
+_BY_CASE: tuple[Any, ...] = (
+    PromiseToPay,
+    ApprovalRequest,
+    OfficerTask,
+    BankInquiry,
+    EmployerStatement,
+    Guarantee,
+    PaymentAgreement,
+    LegalChallenge,
+    Deferral,
+    Fine,
+    CourtApplication,
+    TransferExecution,
+)
+
+
+def _tables_with_rows(session: Session, case_id: int) -> set[Any]:
+    probe = select(
+        *(
+            exists().where(model.__table__.c.case_id == case_id).label(model.__tablename__)
+            for model in _BY_CASE
+        )
+    )
+    found = session.execute(probe).one()
+    return {model for model, has in zip(_BY_CASE, found, strict=True) if has}
+
+
 def case_view(
     session: Session, actor: Actor, case_id: int, *, as_of: date, rules: ledger.FeeRules
 ) -> CaseView:
@@ -180,7 +208,13 @@ def case_view(
     pos, items = case_items(book, case.id, as_of, rules)
     officer = session.get(User, case.officer_id) if case.officer_id else None
 
+    # Most cases have nothing in most of these tables: one query asks which have rows for the
+    # case, and only those are read (the page used to make a query per table).
+    present = _tables_with_rows(session, case.id)
+
     def rows(model: type[M], where: ColumnElement[bool], *, order: Ordering) -> list[M]:
+        if model in _BY_CASE and model not in present:
+            return []
         by = order if isinstance(order, tuple) else (order,)
         return list(session.execute(select(model).where(where).order_by(*by)).scalars())
 
@@ -291,5 +325,5 @@ def case_view(
             col(TransferExecution.case_id) == case.id,
             order=col(TransferExecution.id).desc(),
         ),
-        timeline=case_timeline(session, actor, case.id),
+        timeline=timeline_of(session, case.id),  # visible: checked above
     )

@@ -294,6 +294,11 @@ class TimelineEntry:
 def case_timeline(session: Session, actor: Actor, case_id: int) -> list[TimelineEntry]:
     """The case's events and notices merged, newest first (``CaseNotFound`` if not visible)."""
     visible_case(session, actor, case_id)
+    return timeline_of(session, case_id)
+
+
+def timeline_of(session: Session, case_id: int) -> list[TimelineEntry]:
+    """``case_timeline`` for a caller that has already checked the case is visible."""
     entries = [
         TimelineEntry(
             kind=e.kind,
