@@ -124,46 +124,51 @@ class Missing:
         return f"precondition '{p.key}' not met ({p.basis}): {p.text}; {self.verdict.detail}"
 
 
-def _record(situation: Situation, kind: str) -> tuple[StepRecord | None, Step | None, str]:
+@dataclass(frozen=True)
+class _Served:
+    record: StepRecord
+    step: Step
+    on: date  # the day of service
+
+
+def _service(situation: Situation, kind: str) -> _Served | Verdict:
+    """The latest ``kind`` notice of the case and when it was served, or why there is none."""
     step = situation.policy.find(kind)
     record = situation.latest(kind)
     if step is None:
-        return None, None, f"{situation.policy.label} has no {kind} step"
+        return Verdict(False, f"{situation.policy.label} has no {kind} step")
     if record is None:
-        return None, step, f"no {kind} issued yet"
-    return record, step, ""
+        return Verdict(False, f"no {kind} issued yet")
+    served = served_on(record, step)
+    if served is None:
+        return Verdict(False, f"{kind} issued {record.taken_on}, not yet served")
+    return _Served(record, step, served)
 
 
 def _served(kind: str) -> Callable[[Situation], Verdict]:
     def check(situation: Situation) -> Verdict:
-        record, step, why = _record(situation, kind)
-        if record is None or step is None:
-            return Verdict(False, why)
-        served = served_on(record, step)
-        if served is None:
-            return Verdict(False, f"{kind} issued {record.taken_on}, not yet served")
-        if served > situation.as_of:  # a service date entered ahead
-            return Verdict(False, f"{kind} to be served {served}", from_day=served)
-        return Verdict(True, f"{kind} served {served}")
+        found = _service(situation, kind)
+        if isinstance(found, Verdict):
+            return found
+        if found.on > situation.as_of:  # a service date entered ahead
+            return Verdict(False, f"{kind} to be served {found.on}", from_day=found.on)
+        return Verdict(True, f"{kind} served {found.on}")
 
     return check
 
 
 def _deadline_passed(kind: str) -> Callable[[Situation], Verdict]:
     def check(situation: Situation) -> Verdict:
-        record, step, why = _record(situation, kind)
-        if record is None or step is None:
-            return Verdict(False, why)
-        served = served_on(record, step)
-        if served is None:
-            return Verdict(False, f"{kind} issued {record.taken_on}, not yet served")
-        deadline = step_deadline(record, step, situation.policy)
+        found = _service(situation, kind)
+        if isinstance(found, Verdict):
+            return found
+        deadline = step_deadline(found.record, found.step, situation.policy)
         if deadline is None:
-            return Verdict(False, f"{kind} served {served} gives no deadline")
+            return Verdict(False, f"{kind} served {found.on} gives no deadline")
         if situation.as_of <= deadline:
-            detail = f"{kind} served {served}, its deadline {deadline} has not passed"
+            detail = f"{kind} served {found.on}, its deadline {deadline} has not passed"
             return Verdict(False, detail, from_day=deadline + _ONE_DAY)
-        return Verdict(True, f"{kind} served {served}, deadline {deadline} passed")
+        return Verdict(True, f"{kind} served {found.on}, deadline {deadline} passed")
 
     return check
 
@@ -183,37 +188,21 @@ def _statement_heard(situation: Situation) -> Verdict:
 
 
 def _ten_days_after_demand(situation: Situation) -> Verdict:
-    record, step, why = _record(situation, DEMAND)
-    if record is None or step is None:
-        return Verdict(False, why)
-    served = served_on(record, step)
-    if served is None:
-        return Verdict(False, f"{DEMAND} issued {record.taken_on}, not yet served")
-    end = situation.policy.deadline(served, COURT_NOTICE_DAYS)
+    found = _service(situation, DEMAND)
+    if isinstance(found, Verdict):
+        return found
+    end = situation.policy.deadline(found.on, COURT_NOTICE_DAYS)
     if situation.as_of <= end:
-        detail = f"{DEMAND} served {served}; its {COURT_NOTICE_DAYS} days run to {end}"
+        detail = f"{DEMAND} served {found.on}; its {COURT_NOTICE_DAYS} days run to {end}"
         return Verdict(False, detail, from_day=end + _ONE_DAY)
-    return Verdict(True, f"{DEMAND} served {served}, {COURT_NOTICE_DAYS} days ran to {end}")
-
-
-def _order_window(situation: Situation) -> tuple[date, date] | Verdict:
-    record, step, why = _record(situation, ORDER)
-    if record is None or step is None:
-        return Verdict(False, why)
-    served = served_on(record, step)
-    if served is None:
-        return Verdict(False, f"{ORDER} issued {record.taken_on}, not yet served")
-    return court_window(served, situation.policy.calendar)
+    return Verdict(True, f"{DEMAND} served {found.on}, {COURT_NOTICE_DAYS} days ran to {end}")
 
 
 def _appeal_periods_closed(situation: Situation) -> Verdict:
-    record, step, why = _record(situation, ORDER)
-    if record is None or step is None:
-        return Verdict(False, why)
-    served = served_on(record, step)
-    if served is None:
-        return Verdict(False, f"{ORDER} issued {record.taken_on}, not yet served")
-    opens = appeal_closes_on(served, situation.policy.calendar) + _ONE_DAY
+    found = _service(situation, ORDER)
+    if isinstance(found, Verdict):
+        return found
+    opens = appeal_closes_on(found.on, situation.policy.calendar) + _ONE_DAY
     if situation.as_of < opens:
         detail = f"the employer may still appeal the order to pay until {opens - _ONE_DAY}"
         return Verdict(False, detail, from_day=opens)
@@ -221,18 +210,15 @@ def _appeal_periods_closed(situation: Situation) -> Verdict:
 
 
 def _court_window_open(situation: Situation) -> Verdict:
-    record, step, _ = _record(situation, ORDER)
-    served = served_on(record, step) if record is not None and step is not None else None
-    if served is not None:
-        # The window's last day is at least this day; only a later night needs the calendar
-        # of the year the window ends in to know whether a holiday moves it.
-        earliest_close = add_months(add_months(served, LAWSUIT_MONTHS), COURT_APPLICATION_MONTHS)
-        if situation.as_of <= earliest_close:
-            return Verdict(True, f"the window to apply runs at least to {earliest_close}")
-    window = _order_window(situation)
-    if isinstance(window, Verdict):
-        return window
-    opens, closes = window
+    found = _service(situation, ORDER)
+    if isinstance(found, Verdict):
+        return found
+    # The window's last day is at least this day; only a later night needs the calendar of the
+    # year the window ends in to know whether a holiday moves it.
+    earliest_close = add_months(add_months(found.on, LAWSUIT_MONTHS), COURT_APPLICATION_MONTHS)
+    if situation.as_of <= earliest_close:
+        return Verdict(True, f"the window to apply runs at least to {earliest_close}")
+    opens, closes = court_window(found.on, situation.policy.calendar)
     if situation.as_of > closes:
         return Verdict(False, f"the window to apply closed on {closes}", final=True)
     return Verdict(True, f"the window to apply runs {opens} to {closes}")
