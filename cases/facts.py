@@ -197,24 +197,23 @@ def build_facts(
             .order_by(col(ApprovalRequest.id))
         ):
             approvals[a.case_id][a.step] = a.status  # the latest request per step counts
-
-    for part in chunked(case_ids):
         # The enforcement track's records dated after as_of (a replayed night): the decision
         # may change on their day.
-        for table_dates in (
+        for case_attr, date_attr in (
             (EmployerStatement.case_id, EmployerStatement.received_on),
             (EmployerStatement.case_id, EmployerStatement.reviewed_on),
             (LegalChallenge.case_id, LegalChallenge.filed_on),
             (LegalChallenge.case_id, LegalChallenge.decided_on),
             (PaymentAgreement.case_id, PaymentAgreement.signed_on),
         ):
-            case_col, date_col = col(table_dates[0]), col(table_dates[1])
+            case_col, date_col = col(case_attr), col(date_attr)
             for case_id, first in session.execute(
                 select(case_col, func.min(date_col))
                 .where(among(case_col, part), date_col > as_of)
                 .group_by(case_col)
             ):
                 ahead(case_id, first)
+
     statements = load_statement_facts(session, case_ids, as_of)
     agreements = load_agreement_facts(session, case_ids, as_of)
     challenges = load_challenge_facts(session, case_ids, as_of)

@@ -28,9 +28,9 @@ def fen_to_yuan(fen: int) -> Decimal:
     return (Decimal(fen) / FEN_PER_YUAN).quantize(_CENT)
 
 
-def parse_yuan(text: str) -> int:
-    """Parse a typed amount such as ``12345.67`` or ``12,345.67`` into fen."""
-    cleaned = text.strip().replace(",", "")
+def typed_yuan(text: str) -> Decimal:
+    """A typed amount such as ``12345.67``, ``12,345.67`` or ``¥12,345.67``, as a ``Decimal``."""
+    cleaned = text.strip().replace(",", "").replace("，", "")
     if cleaned.startswith(("¥", "￥")):
         cleaned = cleaned[1:].strip()
     try:
@@ -39,7 +39,12 @@ def parse_yuan(text: str) -> int:
         raise MoneyError(f"{text!r} is not a number") from None
     if not value.is_finite():
         raise MoneyError(f"{text!r} is not a number")
-    return yuan_to_fen(value)
+    return value
+
+
+def parse_yuan(text: str) -> int:
+    """Parse a typed amount such as ``12345.67`` or ``12,345.67`` into fen."""
+    return yuan_to_fen(typed_yuan(text))
 
 
 def format_yuan(fen: int) -> str:

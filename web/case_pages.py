@@ -25,6 +25,7 @@ from cases import actions
 from cases.access import Actor, Role, visible_case
 from cases.case_view import case_view
 from cases.models import Case, Notice, User
+from cases.money import MoneyError, typed_yuan
 from cases.notices import SERVICE_METHODS
 from cases.promises import owed
 from cases.transfers import transfer_notice
@@ -53,10 +54,9 @@ def _optional(form: Mapping[str, str], name: str) -> str | None:
 def _yuan(raw: str) -> Decimal | None:
     """Yuan as typed (thousands separators and a yuan sign allowed), or None if not a number."""
     try:
-        value = Decimal(raw.replace(",", "").replace("，", "").lstrip("¥￥"))
-    except InvalidOperation:
+        return typed_yuan(raw)
+    except MoneyError:
         return None
-    return value if value.is_finite() else None
 
 
 def _amount(form: Mapping[str, str], name: str) -> Decimal:

@@ -4,7 +4,7 @@ sign/show."""
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated
 
 import typer
@@ -20,6 +20,7 @@ from arrears.cli.common import (
     handled,
     open_store,
     out,
+    parse_amount,
     parse_day,
 )
 from cases.agreements import (
@@ -49,23 +50,13 @@ agreements_app = typer.Typer(
 )
 
 
-def _yuan(value: str, option: str) -> Decimal:
-    try:
-        amount = Decimal(value.strip().replace(",", "").removeprefix("¥"))
-    except InvalidOperation:
-        raise UsageProblem(f"{option} {value!r} is not an amount of yuan, e.g. 5000.00") from None
-    if not amount.is_finite():
-        raise UsageProblem(f"{option} {value!r} is not an amount of yuan, e.g. 5000.00")
-    return amount
-
-
 def _instalment(value: str) -> tuple[date, Decimal]:
     due, sep, amount = value.partition(":")
     if not sep:
         raise UsageProblem(
             f"--instalment {value!r}: write the due date and the amount, e.g. 2027-01-15:5000.00"
         )
-    return parse_day(due.strip(), "--instalment"), _yuan(amount, "--instalment")
+    return parse_day(due.strip(), "--instalment"), parse_amount(amount, "--instalment")
 
 
 @collateral_app.command("add")
@@ -97,7 +88,7 @@ def collateral_add(
             today=today,
             kind=kind,
             asset=asset,
-            appraised_value=_yuan(value, "--value"),
+            appraised_value=parse_amount(value, "--value"),
             registration_number=registration_number,
             registered_on=parse_day(registered_on, "--registered-on"),
             registered_with=registered_with,

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from decimal import Decimal
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, NoReturn, ParamSpec, TypeVar
@@ -24,6 +25,7 @@ from arrears.wiring import App, NotInitialised
 from cases.access import Actor, NotAllowed, Role
 from cases.importers import ImportFileError, RowError
 from cases.models import Case, Employer, User
+from cases.money import MoneyError, typed_yuan
 from cases.notices import NoticeError
 from cases.policy import PolicyError
 from cases.queue import CaseNotFound
@@ -153,6 +155,14 @@ def parse_day(value: str, option: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise UsageProblem(f"{option} {value!r} is not a date of the form YYYY-MM-DD") from None
+
+
+def parse_amount(value: str, option: str) -> Decimal:
+    """Yuan the user typed for ``option`` (wrong usage, exit code 2, if it is not an amount)."""
+    try:
+        return typed_yuan(value)
+    except MoneyError:
+        raise UsageProblem(f"{option} {value!r} is not an amount of yuan, e.g. 5000.00") from None
 
 
 def parse_date(value: str | None, app_: App, option: str = "--as-of") -> date:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +21,7 @@ from arrears.cli.common import (
     handled,
     open_store,
     out,
+    parse_amount,
     parse_date,
 )
 from cases.access import Role
@@ -36,13 +36,6 @@ fines_app = typer.Typer(
     help="Fines of 1 to 3 times the arrears (Social Insurance Law art. 86): propose, decide, list.",
     no_args_is_help=True,
 )
-
-
-def _yuan(option: str, value: str) -> Decimal:
-    try:
-        return Decimal(value.replace(",", "").strip())
-    except InvalidOperation:
-        raise UsageProblem(f"{option} {value!r} is not an amount of yuan") from None
 
 
 @transfers_app.command("record")
@@ -62,7 +55,7 @@ def transfers_record(
     """Record the bank's answer to a forced-transfer notice; money transferred is applied."""
     a, today = open_store(as_of)
     executed = parse_date(executed_on, a, "--executed-on")
-    moved = _yuan("--amount", amount)
+    moved = parse_amount(amount, "--amount")
     with a.session() as session:
         actor = acting_user(session, user)
         execution = record_transfer_execution(
@@ -101,7 +94,7 @@ def fines_propose(
     from cases.fines import propose_fine
 
     a, today = open_store(as_of)
-    times = _yuan("--multiple", multiple)
+    times = parse_amount(multiple, "--multiple")
     with a.session() as session:
         fine = propose_fine(
             session=session,
