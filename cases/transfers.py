@@ -88,7 +88,28 @@ def record_transfer_execution(
         )
     choice("result", result, TRANSFER_RESULTS, kind="transfer")
     moved = fen("amount", amount, allow_zero=True)
-    requested = owed(session, case, notice.issued_on, policy).total_due
+    # One notice may be answered more than once (a partial transfer, then the rest): what it
+    # still orders is its amount less what the bank already moved on it, and a notice carried
+    # out in full takes no further answer.
+    earlier = session.execute(
+        select(
+            col(TransferExecution.result),
+            col(TransferExecution.requested_fen),
+            col(TransferExecution.amount_fen),
+        )
+        .where(col(TransferExecution.notice_id) == notice.id)
+        .order_by(col(TransferExecution.id))
+    ).all()
+    if any(r.result == "full" for r in earlier):
+        raise ActionRefused(
+            "result",
+            key=N_("the bank notice {number} was already carried out in full"),
+            number=notice.document_number,
+        )
+    if earlier:
+        requested = earlier[-1].requested_fen - earlier[-1].amount_fen
+    else:
+        requested = owed(session, case, notice.issued_on, policy).total_due
     if result == "full" and moved != requested:
         raise ActionRefused(
             "amount",

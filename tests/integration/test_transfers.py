@@ -176,6 +176,21 @@ def test_partial_transfer_pays_principal_first_and_the_case_stays_open(world: Wo
     assert event.data["shortfall"] == "6330.00"
 
 
+def test_a_notice_answered_in_parts_orders_only_what_is_left_and_no_more_once_full(
+    world: World,
+) -> None:
+    _issue_transfer(world, world.a)
+    _record(world, result="partial", amount=Decimal("4000.00"), reference="ICBC-TR-0001")
+    # The rest of the 10,330.00 ordered: 6,330.00 is the full answer now, not 10,330.00 again.
+    _refused(world, "amount", "is the ¥6330.00 the notice", reference="ICBC-TR-0002")
+    rest = _record(world, amount=Decimal("6330.00"), reference="ICBC-TR-0002")
+    assert (rest.requested_fen, rest.amount_fen) == (633_000, 633_000)
+    _refused(world, "result", "already carried out in full", reference="ICBC-TR-0003")
+    with world.store.session() as session:
+        paid = session.execute(select(Payment.amount_fen)).scalars().all()
+    assert sorted(paid) == [400_000, 633_000]
+
+
 def test_nothing_transferred_is_recorded_without_a_payment(world: World) -> None:
     _issue_transfer(world, world.a)
     execution = _record(world, result="none", amount=Decimal("0"), note="账户余额不足")
