@@ -29,6 +29,7 @@ from cases.money import MoneyError, typed_yuan
 from cases.notices import SERVICE_METHODS
 from cases.promises import owed
 from cases.transfers import transfer_notice
+from cases.workdays import UnknownCalendarYear
 from web import arrears_app, event_text
 from web.auth import CurrentActor
 from web.explain import reader_of, refusal
@@ -574,17 +575,25 @@ async def _run(
                     **action.fields(form, app),
                 )
         except actions.ActionRefused as exc:
-            return _page(
-                request,
-                app,
-                actor,
-                case_id,
-                status_code=422,
-                failed=name,
-                refused=exc,
-                form=form,
+            refused = exc
+        except UnknownCalendarYear as exc:
+            # An action that counts a legal deadline into a year no calendar knows yet: the
+            # officer is told which year is missing, as the nightly run tells the administrator.
+            refused = actions.ActionRefused(
+                "case", key=N_("a deadline cannot be counted: {problem}"), problem=str(exc)
             )
-        return RedirectResponse(f"/cases/{case_id}?done={name}", status_code=303)
+        else:
+            return RedirectResponse(f"/cases/{case_id}?done={name}", status_code=303)
+        return _page(
+            request,
+            app,
+            actor,
+            case_id,
+            status_code=422,
+            failed=name,
+            refused=refused,
+            form=form,
+        )
 
     return await run_in_threadpool(work)
 

@@ -816,3 +816,37 @@ def test_timeline_events_are_written_once_per_action(site: Site, case_id: int) -
             select(col(CaseEvent.kind)).where(col(CaseEvent.case_id) == case_id)
         ).scalars()
         assert [k for k in kinds if k.startswith("challenge")] == ["challenge_filed"]
+
+
+def test_a_deadline_in_a_year_no_calendar_knows_is_a_refusal_naming_the_year(
+    site: Site, case_id: int
+) -> None:
+    # The order served in October 2026: its court window ends in 2027, which the shipped
+    # calendars do not know yet. The officer gets the reason on the case page, not an error.
+    with site.app.session() as session:
+        letter(
+            session,
+            case_id,
+            "order_to_pay",
+            "order_to_pay",
+            date(2026, 10, 8),
+            "津和社保限缴〔2026〕第000012号",
+            served_on=date(2026, 10, 9),
+            service_method="in_person",
+        )
+        letter(
+            session,
+            case_id,
+            "court_application",
+            "court_application",
+            date(2026, 11, 18),
+            "津和社保执申〔2026〕第000013号",
+        )
+    site.login("wangfang")
+    form = {
+        "filed_on": "2026-11-20",
+        "court": "天津市和平区人民法院",
+        "court_reference": "（2026）津0101行审99号",
+    }
+    bad = refused(site, case_id, "court-filing", form)
+    assert "2027" in error_text(bad) and "holidays.toml" in error_text(bad)
