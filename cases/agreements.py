@@ -242,9 +242,10 @@ def sign_agreement(
 ) -> PaymentAgreement:
     """The deferred-payment agreement signed in answer to the collateral demand.
 
-    The schedule must cover at least the principal outstanding on the day of signing (the late
-    fee is the agency's to collect apart); ``policy`` says how payments were applied, hence what
-    principal is left.
+    The schedule must cover at least the principal outstanding when the day of signing began (the
+    late fee is the agency's to collect apart): money paid from that day on counts against the
+    instalments (``settle_instalments``), so it may not also shrink what they must cover.
+    ``policy`` says how payments were applied, hence what principal is left.
     """
     case = acting_on(session, actor, case_id, doing=N_("sign a deferred-payment agreement"))
     still_open(case, doing=N_("sign a deferred-payment agreement"))
@@ -286,13 +287,14 @@ def sign_agreement(
     schedule = _schedule(instalments, signed_on)
     total = sum(amount for _, amount in schedule)
     book = load_books(session, [case.employer_id])[case.employer_id]
-    principal = case_position(book, case_id, signed_on, policy.fee_rules).principal_outstanding
+    day_before = signed_on - timedelta(days=1)
+    principal = case_position(book, case_id, day_before, policy.fee_rules).principal_outstanding
     if total < principal:
         raise ActionRefused(
             "instalments",
             key=N_(
                 "the instalments add up to {total}, less than the principal of {principal} "
-                "outstanding on {day}"
+                "outstanding when {day} began"
             ),
             total=Money(total),
             principal=Money(principal),

@@ -236,7 +236,7 @@ def test_a_schedule_is_refused_with_its_reason(w: World) -> None:
         (
             [(FIRST, Decimal("4000.00")), (SECOND, Decimal("5999.99"))],
             "the instalments add up to ¥9999.99, less than the principal of ¥10000.00 "
-            f"outstanding on {SIGNED}",
+            f"outstanding when {SIGNED} began",
         ),
     ]
     for instalments, reason in cases:
@@ -307,6 +307,23 @@ def _sign_fields(w: World, **fields: Any) -> dict[str, Any]:
         "policy": w.store.policy,
         **fields,
     }
+
+
+def test_money_paid_on_the_signing_day_is_not_counted_twice(w: World) -> None:
+    """4,000.00 paid on the day of signing counts against the first instalment, so the schedule
+    must still cover the 10,000.00 owed when that day began, not the 6,000.00 left after it."""
+    demand(w.store, w.a)
+    pay(w, w.a, "4000.00", SIGNED, "BANK-SIGNING-DAY")
+    short = [(FIRST, Decimal("2000.00")), (SECOND, Decimal("4000.00"))]
+    error = refused(w, actions.sign_agreement, **_sign_fields(w, instalments=short))
+    assert error.reason == (
+        "the instalments add up to ¥6000.00, less than the principal of ¥10000.00 "
+        f"outstanding when {SIGNED} began"
+    )
+    agreement = sign(w, w.a)  # 4,000.00 + 6,000.00
+    assert agreement.id is not None
+    settle(w.store, SIGNED)
+    assert [row[2] for row in schedule(w.store, agreement.id)] == ["paid", "due"]
 
 
 # ---------------------------------------------------------------------------- the money follows
@@ -508,7 +525,7 @@ def test_cli_round_trip(db_env: dict[str, str], store: App, tmp_path: Path) -> N
     assert short.exit_code == 1
     assert short.stderr.strip() == (
         "error: instalments: the instalments add up to ¥9000.00, less than the principal of "
-        f"¥10000.00 outstanding on {SIGNED}"
+        f"¥10000.00 outstanding when {SIGNED} began"
     )
     bad = run("agreements", "sign", str(w.a), "--signed-on", str(SIGNED), "--instalment", "x")
     assert bad.exit_code == 2 and "2027-01-15:5000.00" in bad.stderr
