@@ -26,10 +26,11 @@ from cases import locks
 from cases.access import Actor
 from cases.accounts import FEE_FREE_STATUSES, chunked, load_books, rebuild_allocations
 from cases.bulk import among
-from cases.casework import PolicyRef, load_open_cases, reconcile
+from cases.casework import PolicyRef, load_open_cases
 from cases.decide import ChallengeFact, DeferralFact
 from cases.messages import N_, Term
 from cases.models import Case, Deferral, Employer, LegalChallenge
+from cases.payments import settle_employers
 from cases.policy import Policy
 from cases.refusals import (
     OFFICERS,
@@ -424,7 +425,8 @@ def _replay(
     session.flush()
     books = load_books(session, [case.employer_id])
     rebuild_allocations(session, books.values(), policy.fee_rules)
-    reconcile(
+    # As after a payment: promises now kept, a settled case closed, instalments settled.
+    settle_employers(
         session,
         books,
         load_open_cases(session, books.keys()),

@@ -7,7 +7,7 @@ fee, oldest due date first) and is replayed from the employer's whole payment hi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -16,10 +16,17 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
 from cases import locks
-from cases.accounts import chunked, load_books, rebuild_allocations
+from cases.accounts import Book, chunked, load_books, rebuild_allocations
 from cases.agreements import after_payments
 from cases.bulk import insert_returning
-from cases.casework import PolicyRef, add_events, event_row, load_open_cases, reconcile
+from cases.casework import (
+    PolicyRef,
+    ReconcileResult,
+    add_events,
+    event_row,
+    load_open_cases,
+    reconcile,
+)
 from cases.importers import PaymentRow, RowError
 from cases.models import Case, Employer, ImportBatch, Payment, PromiseToPay, utcnow
 from cases.money import format_yuan
@@ -262,14 +269,9 @@ def apply_payments(
                 )
             )
     add_events(session, events)
-    kept = _settle_promises(session, cases, today=today, actor=actor)
-    if kept:
-        cases = load_open_cases(session, employer_ids)
-    outcome = reconcile(
+    kept, outcome = settle_employers(
         session, books, cases, today=today, policy=policy, actor=actor, source=source
     )
-    # The money counts against the instalments of the employers' deferred-payment agreements.
-    after_payments(session, employer_ids=employer_ids, as_of=today)
     return AppliedPayments(
         employers=len(employer_ids),
         cases_closed=outcome.cases_closed,
@@ -288,6 +290,33 @@ def _latest_cases(session: Session, employer_ids: set[int]) -> dict[int, int]:
         ):
             found[employer_id] = case_id
     return found
+
+
+def settle_employers(
+    session: Session,
+    books: Mapping[int, Book],
+    cases: dict[int, Any],
+    *,
+    today: date,
+    policy: PolicyRef,
+    actor: str,
+    source: str,
+) -> tuple[int, ReconcileResult]:
+    """What follows once the employers' payments were applied (again) to their books: promises
+    the money now covers are kept, each open case is made to match its position (closing a
+    settled one as paid), and the instalments of deferred-payment agreements are settled.
+
+    ``cases``: the employers' open cases (``load_open_cases``). Returns the promises kept and
+    the reconciling's result.
+    """
+    kept = _settle_promises(session, cases, today=today, actor=actor)
+    if kept:
+        cases = load_open_cases(session, books.keys())
+    outcome = reconcile(
+        session, books, cases, today=today, policy=policy, actor=actor, source=source
+    )
+    after_payments(session, employer_ids=books.keys(), as_of=today)
+    return kept, outcome
 
 
 def _settle_promises(session: Session, cases: dict[int, Any], *, today: date, actor: str) -> int:
