@@ -27,6 +27,7 @@ from cases.access import Actor
 from cases.accounts import FEE_FREE_STATUSES, chunked, load_books, rebuild_allocations
 from cases.bulk import among
 from cases.casework import PolicyRef, load_open_cases
+from cases.deadlines import add_months
 from cases.decide import ChallengeFact, DeferralFact
 from cases.messages import N_, Term
 from cases.models import Case, Deferral, Employer, LegalChallenge
@@ -214,10 +215,7 @@ def record_challenge_outcome(
 
 def year_after(day: date) -> date:
     """The same calendar date a year later; 29 February's is 28 February (the month's end)."""
-    try:
-        return day.replace(year=day.year + 1)
-    except ValueError:
-        return day.replace(year=day.year + 1, day=28)
+    return add_months(day, 12)
 
 
 def grant_deferral(
@@ -569,7 +567,8 @@ def open_holds(
         )
         .join(Case, col(Case.id) == col(Deferral.case_id))
         .join(Employer, col(Employer.id) == col(Case.employer_id))
-        .where(col(Deferral.status) == "active", col(Deferral.ends_on) >= today)
+        # As the nightly run reads them: a deferral ended early still holds to its new last day.
+        .where(col(Deferral.status).in_(FEE_FREE_STATUSES), col(Deferral.ends_on) >= today)
     )
     if district is not None:
         challenges = challenges.where(col(Employer.district) == district)
