@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, col
 
-from cases import ledger, review
+from cases import eventlog, ledger, review
 from cases.accounts import Book, chunked
 from cases.bulk import insert_returning, insert_rows
 from cases.models import ArrearsItem, Case, CaseEvent, utcnow
@@ -66,8 +66,9 @@ def event_row(
 
 
 def add_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Write event rows (from :func:`event_row`), each chained onto its case's log."""
     if rows:
-        insert_rows(session, CaseEvent, rows)
+        insert_rows(session, CaseEvent, eventlog.chain_rows(session.connection(), rows))
 
 
 def load_open_cases(session: Session, employer_ids: Iterable[int]) -> dict[int, OpenCase]:

@@ -118,7 +118,7 @@ class CaseEvent(SQLModel, table=True):
     __tablename__ = "case_event"
 
     id: int | None = Field(default=None, primary_key=True)
-    case_id: int = Field(foreign_key="case.id", index=True)
+    case_id: int = Field(foreign_key="case.id")
     at: datetime = Field(default_factory=utcnow)
     on_date: date = Field(description="the agency-local business date the event belongs to")
     kind: str = Field(index=True)
@@ -127,6 +127,40 @@ class CaseEvent(SQLModel, table=True):
     step: str | None = None
     policy_version: str | None = None
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The case's hash chain (cases.eventlog): filled in when the event is written.
+    seq: int | None = Field(
+        default=None, nullable=False, description="position in the case's chain, from 1"
+    )
+    prev_hash: str | None = Field(default=None, nullable=False, max_length=64)
+    hash: str | None = Field(default=None, nullable=False, max_length=64)
+
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_event_chain"),)
+
+
+class CaseLogHead(SQLModel, table=True):
+    """The last link of each case's event chain; writers of a chain queue on its row."""
+
+    __tablename__ = "case_log_head"
+
+    case_id: int = Field(primary_key=True, foreign_key="case.id")
+    seq: int = Field(description="the chain's length")
+    hash: str = Field(max_length=64)
+    sealed_seq: int = Field(default=0, description="the length last written to a day's heads file")
+
+
+class LogSeal(SQLModel, table=True):
+    """One export of the chains' heads (cases.logseal): what it covered and its digest."""
+
+    __tablename__ = "log_seal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(index=True, description="the business day the heads were taken for")
+    at: datetime = Field(default_factory=utcnow)
+    chains: int = Field(description="chains that grew since the seal before")
+    events: int = Field(description="events those chains gained")
+    prev_digest: str = Field(max_length=64)
+    digest: str = Field(max_length=64, unique=True)
+    file_name: str
 
 
 class Notice(SQLModel, table=True):
@@ -550,4 +584,5 @@ class DistrictRun(SQLModel, table=True):
 
 # Every ORM write that changes what a case's decision reads clears its review date (the hook is
 # installed when cases.review is imported).
+import cases.eventlog  # noqa: E402
 import cases.review  # noqa: E402, F401

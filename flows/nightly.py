@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from arrears.settings import Settings
 from arrears.wiring import App
-from cases import review, runs, worklist
+from cases import logcheck, logseal, review, runs, worklist
 from cases.facts import open_districts
 from notifications.escalation import NightSummary
 
@@ -147,6 +148,35 @@ def _reorder_queue(app: App, day: date, summary: NightSummary) -> int | None:
         return None
 
 
+def _check_log(app: App, day: date, summary: NightSummary) -> dict[str, Any]:
+    """After the night's writes: walk the log's chains, then export the heads of the day.
+
+    The walk is checked against the heads files already exported, so a chain rewritten whole
+    shows too. A broken link does not stop the night; it is recorded, and the run's summary and
+    log say where it is.
+    """
+    folder = logseal.heads_folder(app.settings.data_dir)
+    started = time.monotonic()
+    try:
+        with app.session() as session:
+            report = logcheck.verify(session, heads_dir=folder)
+        with app.session() as session:
+            sealed = logseal.seal_and_commit(session, day=day, folder=folder)
+    except Exception as exc:
+        summary.failures.append(f"log check: {type(exc).__name__}: {exc}")
+        return {"ok": None, "error": f"{type(exc).__name__}: {exc}"}
+    return report.as_dict() | {
+        "seconds": round(time.monotonic() - started, 1),
+        "seal": {
+            "number": sealed.seal,
+            "chains": sealed.chains,
+            "events": sealed.events,
+            "digest": sealed.digest,
+            "file": sealed.path.name,
+        },
+    }
+
+
 HEARTBEAT_SECONDS = 60.0
 
 
@@ -209,11 +239,15 @@ def nightly_escalation(as_of: date | None = None, spread: bool = False) -> dict[
     with _heartbeat(app, day):
         _run_districts(day, districts, full, spread, summary, failed)
         reordered = _reorder_queue(app, day, summary)
+        log = _check_log(app, day, summary)
+    if log.get("ok") is False:
+        logger.error("night %s: the escalation log is broken: %s", day, log["first_break"] or log)
     counts = summary.as_dict() | {
         "districts": len(districts),
         "failed_districts": failed,
         "review": {"full": full, "scope": scope, "basis": app.review_basis},
         "queue_reordered": reordered,
+        "log": log,
     }
     status = "failed" if failed else "completed"
     with app.session() as session:
@@ -224,6 +258,14 @@ def nightly_escalation(as_of: date | None = None, spread: bool = False) -> dict[
         key=f"nightly-escalation-{day}", markdown=markdown(counts), description=f"Night {day}"
     )
     return counts
+
+
+def _intact(log: dict[str, Any]) -> str:
+    if log.get("ok") is None:
+        return "not checked"
+    if log["ok"]:
+        return f"yes ({log['chains']} chains, {log['events']} events)"
+    return f"NO: {log.get('first_break') or log.get('file_problems')}"
 
 
 def markdown(counts: dict[str, Any]) -> str:
@@ -244,6 +286,7 @@ def markdown(counts: dict[str, Any]) -> str:
         f"| promises broken | {counts['promises_broken']} |",
         f"| deferred (calendar) | {counts['deferred']} |",
         f"| failures | {len(counts['failures'])} |",
+        f"| log chains intact | {_intact(counts.get('log', {}))} |",
         f"| seconds | {counts.get('seconds', '')} |",
     ]
     return "\n".join(lines)

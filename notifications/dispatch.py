@@ -33,8 +33,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, col
 
-from cases.bulk import among, insert_rows, table
-from cases.casework import event_row
+from cases.bulk import among, table
+from cases.casework import add_events, event_row
 from cases.deliveries import OPT_OUT_ERROR, plan_fallback, set_opt_out
 from cases.models import Case, CaseEvent, Employer, Notice, utcnow
 from notifications.channels import OutboundCall, OutboundSms, SendResult, Transport
@@ -277,7 +277,7 @@ class Dispatch:
                 done,
             )
         if events:
-            insert_rows(session, CaseEvent, events)
+            add_events(session, events)
 
     def _record_refusal(self, session: Session, out: Outgoing, result: SendResult) -> str:
         """A failed or unknown answer: a retry later, the opt-out, or the letter instead."""

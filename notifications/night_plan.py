@@ -25,7 +25,7 @@ from sqlmodel import Session, col
 from cases import review
 from cases.agreements import settle_instalments
 from cases.bulk import among, insert_rows, table
-from cases.casework import event_row
+from cases.casework import add_events, event_row
 from cases.decide import CaseFacts, Decision, decide, review_after_step
 from cases.enforcement import blocking
 from cases.facts import BATCH, CaseHead, build_facts, open_case_heads
@@ -242,7 +242,7 @@ class NightPlan:
         if batch.tasks:
             insert_rows(session, OfficerTask, batch.tasks)
         if batch.events:
-            insert_rows(session, CaseEvent, batch.events)
+            add_events(session, batch.events)
         # One UPDATE per case: its new stage, if it climbed, with its review date.
         connection = session.connection()
         case = table(Case)

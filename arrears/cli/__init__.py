@@ -14,6 +14,7 @@ from arrears.cli.courts import court_app, deadlines
 from arrears.cli.enforcement import disclosure, fines_app, transfers_app
 from arrears.cli.holds import holds_app
 from arrears.cli.letters import letters_app
+from arrears.cli.log import log_app
 from arrears.cli.nightly import runs_app, simulate
 from arrears.cli.notices import notices_app, serve, tasks_app
 from arrears.cli.sample import sample_app
@@ -54,5 +55,6 @@ app.add_typer(agreements_app, name="agreements")
 app.command()(deadlines)
 app.add_typer(court_app, name="court")
 app.add_typer(holds_app, name="holds")
+app.add_typer(log_app, name="log")
 
 __all__ = ["app"]

@@ -72,9 +72,14 @@ def print_night(result: dict[str, Any]) -> None:
         f"messages: {sent}; letters: {result['letters_printed']}; approvals requested: "
         f"{result['approvals_requested']}; promises broken: {result['promises_broken']}"
         + (f"; FAILURES: {len(result['failures'])}" if result["failures"] else "")
+        + (f"; LOG BROKEN: {result['log'].get('first_break')}" if _broken(result) else "")
     )
     for failure in result["failures"]:
         err.print(f"  failed: {failure}")
+
+
+def _broken(result: dict[str, Any]) -> bool:
+    return result.get("log", {}).get("ok") is False
 
 
 @handled
@@ -133,7 +138,8 @@ def list_runs(as_json: JsonFlag = False) -> None:
         out.print_json(json.dumps(rows, ensure_ascii=False))
         return
     table = Table(title=f"nightly runs: {len(rows)}")
-    for column in ("night", "status", "decided", "steps", "messages", "letters", "failures"):
+    columns = ("night", "status", "decided", "steps", "messages", "letters", "failures", "log")
+    for column in columns:
         table.add_column(column)
     for r in rows:
         c = r["counts"]
@@ -145,8 +151,16 @@ def list_runs(as_json: JsonFlag = False) -> None:
             str(sum(c.get("sent", {}).values())),
             str(c.get("letters_printed", "")),
             str(len(c.get("failures", []))),
+            _log_state(c.get("log")),
         )
     out.print(table)
+
+
+def _log_state(log: dict[str, Any] | None) -> str:
+    """The log check's outcome in a word: intact, BROKEN, or not checked."""
+    if not log or log.get("ok") is None:
+        return "not checked"
+    return "intact" if log["ok"] else "BROKEN"
 
 
 @runs_app.command("show")

@@ -1,0 +1,184 @@
+"""The escalation log as evidence: each case's events form a hash chain.
+
+Every case has one chain. An event's ``seq`` is its position in its case's chain (1, 2, 3, …), its
+``prev_hash`` the hash of the event before it (:data:`GENESIS` for the first) and its ``hash`` the
+SHA-256 of a version tag, ``prev_hash`` and :func:`canonical`, a fixed encoding of the event's
+fields. Editing any field, deleting an event or moving one breaks the chain from that point, and
+:mod:`cases.logcheck` finds the first broken link.
+
+Writers of a case's chain are serialised on the case's row in ``case_log_head`` (its last ``seq``
+and ``hash``): on PostgreSQL the row is locked ``FOR UPDATE`` until the writer's transaction ends;
+SQLite has one write lock for the whole database, taken here by the first write of the flush. The
+unique ``(case_id, seq)`` index is the last word: two writers can never both add position N.
+
+Events are chained wherever they are written: ORM flushes (a ``before_flush`` hook, installed on
+import) and :func:`chain_rows` for bulk inserts (``cases.casework.add_events``).
+
+The encoding is part of the evidence and must never change meaning: a future change adds a new
+version tag and keeps this one verifiable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, event, inspect, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import UOWTransaction
+
+from cases.bulk import among, table
+from cases.models import CaseEvent, CaseLogHead
+
+GENESIS = "0" * 64
+VERSION = b"arrears-case-event/1"
+# The fields an event's hash covers, in the encoding's own names (stable across code versions).
+FIELDS = (
+    ("case", "case_id"),
+    ("seq", "seq"),
+    ("at", "at"),
+    ("on", "on_date"),
+    ("kind", "kind"),
+    ("actor", "actor"),
+    ("message", "message"),
+    ("step", "step"),
+    ("policy", "policy_version"),
+    ("data", "data"),
+)
+
+
+class ChainError(RuntimeError):
+    """An event that cannot be chained as given (a programming error, not bad user input)."""
+
+
+def _instant(value: datetime | str) -> str:
+    if isinstance(value, str):  # read back from an export
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ChainError(f"event time {value!r} has no time zone")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _day(value: date | str) -> str:
+    return value if isinstance(value, str) else value.isoformat()
+
+
+def canonical(fields: Mapping[str, Any]) -> bytes:
+    """The event's fields (column names as keys) as the bytes its hash covers.
+
+    JSON with sorted keys, no spaces, UTF-8 text kept as is; the time in UTC to the microsecond
+    with a ``Z``; the date as ``YYYY-MM-DD``; ``data`` as stored (JSON values only).
+    """
+    doc: dict[str, Any] = {}
+    for name, column in FIELDS:
+        value = fields[column]
+        if column == "at":
+            value = _instant(value)
+        elif column == "on_date":
+            value = _day(value)
+        doc[name] = value
+    return json.dumps(
+        doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+    ).encode("utf-8")
+
+
+def link(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    """The hash of an event whose predecessor's hash is ``prev_hash``."""
+    digest = hashlib.sha256(VERSION)
+    digest.update(b"\n")
+    digest.update(prev_hash.encode("ascii"))
+    digest.update(b"\n")
+    digest.update(canonical(fields))
+    return digest.hexdigest()
+
+
+def plain_json(data: Any) -> Any:
+    """``data`` as it will read back from the JSON column (tuples become lists, keys strings)."""
+    return json.loads(json.dumps(data, ensure_ascii=False, allow_nan=False))
+
+
+def _lock_heads(connection: Connection, case_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+    """Each case's chain head (seq, hash), its row locked until this transaction ends."""
+    heads = table(CaseLogHead)
+    ids = sorted(set(case_ids))
+    new = [{"case_id": i, "seq": 0, "hash": GENESIS, "sealed_seq": 0} for i in ids]
+    # The write comes first: on SQLite it takes the database's write lock before anything is read,
+    # so the heads read below are the last committed ones; on PostgreSQL a head being created by
+    # another writer makes this wait for it.
+    if connection.dialect.name == "postgresql":
+        connection.execute(postgresql.insert(heads).on_conflict_do_nothing(), new)
+    else:
+        connection.execute(sqlite.insert(heads).on_conflict_do_nothing(), new)
+    query = (
+        select(heads.c.case_id, heads.c.seq, heads.c.hash)
+        .where(among(heads.c.case_id, ids))
+        .order_by(heads.c.case_id)
+    )
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {row.case_id: (row.seq, row.hash) for row in connection.execute(query)}
+
+
+def _chain(connection: Connection, events: Sequence[dict[str, Any]]) -> None:
+    """Give each event (a dict of its columns, in writing order) its seq, prev_hash and hash,
+    and move the chains' heads on."""
+    missing = [e for e in events if not e.get("case_id")]
+    if missing:
+        raise ChainError(f"a case event must name its case before it is written: {missing[0]!r}")
+    heads = _lock_heads(connection, [e["case_id"] for e in events])
+    for fields in events:
+        seq, prev = heads[fields["case_id"]]
+        fields["seq"] = seq + 1
+        fields["prev_hash"] = prev
+        fields["hash"] = link(prev, fields)
+        heads[fields["case_id"]] = (fields["seq"], fields["hash"])
+    moved = [{"c": case_id, "s": seq, "h": value} for case_id, (seq, value) in heads.items()]
+    t = table(CaseLogHead)
+    connection.execute(
+        update(t)
+        .where(t.c.case_id == bindparam("c"))
+        .values(seq=bindparam("s"), hash=bindparam("h")),
+        moved,
+    )
+
+
+def _columns(row: Mapping[str, Any]) -> dict[str, Any]:
+    fields = {column: row.get(column) for _name, column in FIELDS if column != "seq"}
+    fields["data"] = plain_json(row.get("data") or {})
+    return fields
+
+
+def chain_rows(connection: Connection, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chain event rows about to be bulk-inserted (in order); fills their chain columns in place."""
+    rows = list(rows)
+    if rows:
+        fields = [_columns(row) for row in rows]
+        _chain(connection, fields)
+        for row, f in zip(rows, fields, strict=True):
+            row.update(seq=f["seq"], prev_hash=f["prev_hash"], hash=f["hash"], data=f["data"])
+    return rows
+
+
+def _before_flush(session: OrmSession, _context: UOWTransaction, _instances: Any) -> None:
+    new = [obj for obj in session.new if isinstance(obj, CaseEvent) and obj.hash is None]
+    if not new:
+        return
+    new.sort(key=lambda obj: inspect(obj).insert_order)
+    fields = [_columns({column: getattr(obj, column) for _n, column in FIELDS}) for obj in new]
+    _chain(session.connection(), fields)
+    for obj, f in zip(new, fields, strict=True):
+        obj.data = f["data"]
+        obj.seq, obj.prev_hash, obj.hash = f["seq"], f["prev_hash"], f["hash"]
+
+
+def install() -> None:
+    """Chain the events of every ORM flush (once per process)."""
+    if not event.contains(OrmSession, "before_flush", _before_flush):
+        event.listen(OrmSession, "before_flush", _before_flush)
+
+
+install()
