@@ -180,6 +180,7 @@ def build_population(
 
     from arrears.sample import TIANJIN_DISTRICTS
     from arrears.wiring import App
+    from cases import eventlog
     from cases.bulk import insert_returning, insert_rows
     from cases.models import (
         ArrearsItem,
@@ -324,7 +325,9 @@ def build_population(
                 )
         rows["arrears_item"] = insert_rows(session, ArrearsItem, items)
         rows["notice"] = insert_rows(session, Notice, notices)
-        rows["case_event"] = insert_rows(session, CaseEvent, events)
+        rows["case_event"] = insert_rows(
+            session, CaseEvent, eventlog.chain_rows(session.connection(), events)
+        )
         insert_rows(
             session,
             DocumentSequence,
@@ -614,13 +617,18 @@ def child_ours(profile_path: str | None) -> None:
 
 
 def child_baseline(server_url: str, account_sid: str, auth_token: str) -> None:
-    """Bare I/O: one SELECT of the due cases, one executemany of events, one POST per SMS."""
+    """Bare I/O: one SELECT of the due cases, one executemany of events, one POST per SMS.
+
+    The events are chained onto their cases' logs (``eventlog.chain_rows``: one upsert, one
+    locked read and one update of the chains' heads), as any writer of the log must.
+    """
     from arrears.settings import Settings
 
     concurrency = Settings().sms_concurrency
     from sqlalchemy import and_, insert, or_, select
 
     from arrears.db import make_engine
+    from cases import eventlog
     from cases.bulk import table
     from cases.models import Case, CaseEvent, Employer
 
@@ -659,20 +667,23 @@ def child_baseline(server_url: str, account_sid: str, auth_token: str) -> None:
         at = datetime.now(UTC)
         connection.execute(
             insert(case_event),
-            [
-                {
-                    "case_id": r.id,
-                    "at": at,
-                    "on_date": AS_OF,
-                    "kind": "step_taken",
-                    "actor": "bench:baseline",
-                    "message": f"{STAGE_STEP[r.stage]} taken (baseline)",
-                    "step": STAGE_STEP[r.stage],
-                    "policy_version": None,
-                    "data": {},
-                }
-                for r in rows
-            ],
+            eventlog.chain_rows(
+                connection,
+                [
+                    {
+                        "case_id": r.id,
+                        "at": at,
+                        "on_date": AS_OF,
+                        "kind": "step_taken",
+                        "actor": "bench:baseline",
+                        "message": f"{STAGE_STEP[r.stage]} taken (baseline)",
+                        "step": STAGE_STEP[r.stage],
+                        "policy_version": None,
+                        "data": {},
+                    }
+                    for r in rows
+                ],
+            ),
         )
     database_s = time.perf_counter() - started
     http_started = time.perf_counter()

@@ -26,12 +26,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, event, inspect, select, update
+from sqlalchemy import Connection, bindparam, event, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import UOWTransaction
 
-from cases.bulk import among, table
+from cases.bulk import table
 from cases.models import CaseEvent, CaseLogHead
 
 GENESIS = "0" * 64
@@ -102,25 +102,24 @@ def plain_json(data: Any) -> Any:
 
 
 def _lock_heads(connection: Connection, case_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
-    """Each case's chain head (seq, hash), its row locked until this transaction ends."""
+    """Each case's chain head (seq, hash), its row locked until this transaction ends.
+
+    One statement: insert a head for a chain not started yet, else "update" the existing one to
+    itself, which locks it (PostgreSQL) and returns it. On SQLite that write takes the database's
+    write lock before anything is read, so the heads returned are the last committed ones. Rows
+    are locked in case order, so two writers of the same chains cannot deadlock.
+    """
     heads = table(CaseLogHead)
-    ids = sorted(set(case_ids))
-    new = [{"case_id": i, "seq": 0, "hash": GENESIS, "sealed_seq": 0} for i in ids]
-    # The write comes first: on SQLite it takes the database's write lock before anything is read,
-    # so the heads read below are the last committed ones; on PostgreSQL a head being created by
-    # another writer makes this wait for it.
-    if connection.dialect.name == "postgresql":
-        connection.execute(postgresql.insert(heads).on_conflict_do_nothing(), new)
-    else:
-        connection.execute(sqlite.insert(heads).on_conflict_do_nothing(), new)
-    query = (
-        select(heads.c.case_id, heads.c.seq, heads.c.hash)
-        .where(among(heads.c.case_id, ids))
-        .order_by(heads.c.case_id)
+    new = [
+        {"case_id": i, "seq": 0, "hash": GENESIS, "sealed_seq": 0} for i in sorted(set(case_ids))
+    ]
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(heads)
+        .on_conflict_do_update(index_elements=[heads.c.case_id], set_={"seq": heads.c.seq})
+        .returning(heads.c.case_id, heads.c.seq, heads.c.hash, sort_by_parameter_order=True)
     )
-    if connection.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return {row.case_id: (row.seq, row.hash) for row in connection.execute(query)}
+    return {row.case_id: (row.seq, row.hash) for row in connection.execute(statement, new)}
 
 
 def _chain(connection: Connection, events: Sequence[dict[str, Any]]) -> None:

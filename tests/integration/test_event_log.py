@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from alembic import command
@@ -28,7 +27,7 @@ from cases import casework, contacts, eventlog, logcheck, logseal
 from cases.access import Actor
 from cases.models import CaseEvent, CaseLogHead
 from tests.conftest import DEFAULT_PG
-from tests.factories import add_open_cases, add_user
+from tests.factories import add_open_cases, add_user, tamper_log
 
 DAY = date(2026, 11, 2)
 runner = CliRunner()
@@ -67,18 +66,6 @@ def _verify(store: App, heads: Path | None = None) -> logcheck.Report:
         return logcheck.verify(session, heads_dir=heads)
 
 
-def _tamper(store: App, *statements: str, **params: Any) -> None:
-    """Change the log behind the application's back, as someone with the database's keys can."""
-    with store.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SET LOCAL session_replication_role = replica"))
-        else:
-            for trigger in ("case_event_no_update", "case_event_no_delete"):
-                connection.execute(text(f"DROP TRIGGER IF EXISTS {trigger}"))
-        for statement in statements:
-            connection.execute(text(statement), params)
-
-
 def _event_id(store: App, case_id: int, seq: int) -> int:
     with store.session() as session:
         return session.execute(
@@ -107,7 +94,7 @@ def test_every_write_path_chains_its_events(store: App) -> None:
 
 def test_an_edited_field_is_named_with_case_and_position(store: App) -> None:
     (a, _b, _c), _ = _world(store)
-    _tamper(
+    tamper_log(
         store,
         "UPDATE case_event SET message = 'nothing was said' WHERE case_id = :a AND seq = 3",
         a=a,
@@ -123,7 +110,7 @@ def test_an_edited_field_is_named_with_case_and_position(store: App) -> None:
 
 def test_a_changed_date_in_the_data_is_found_too(store: App) -> None:
     (_a, b, _c), _ = _world(store)
-    _tamper(
+    tamper_log(
         store, "UPDATE case_event SET on_date = '2026-10-30' WHERE case_id = :b AND seq = 1", b=b
     )
     first = _verify(store).first
@@ -132,7 +119,7 @@ def test_a_changed_date_in_the_data_is_found_too(store: App) -> None:
 
 def test_a_deleted_row_is_named(store: App) -> None:
     (a, _b, _c), _ = _world(store)
-    _tamper(store, "DELETE FROM case_event WHERE case_id = :a AND seq = 2", a=a)
+    tamper_log(store, "DELETE FROM case_event WHERE case_id = :a AND seq = 2", a=a)
     first = _verify(store).first
     assert first is not None
     assert (first.case_id, first.position, first.problem) == (a, 2, "missing")
@@ -141,7 +128,7 @@ def test_a_deleted_row_is_named(store: App) -> None:
 
 def test_a_deleted_last_row_is_found_from_the_chains_head(store: App) -> None:
     (_a, b, _c), _ = _world(store)
-    _tamper(store, "DELETE FROM case_event WHERE case_id = :b AND seq = 3", b=b)
+    tamper_log(store, "DELETE FROM case_event WHERE case_id = :b AND seq = 3", b=b)
     first = _verify(store).first
     assert first is not None
     assert (first.case_id, first.position, first.problem) == (b, 3, "truncated")
@@ -151,7 +138,7 @@ def test_swapped_rows_are_named_as_reordered(store: App) -> None:
     (a, _b, _c), _ = _world(store)
     # Swap what rows 2 and 4 say, keeping their places in the table.
     cols = "at, message, data"
-    _tamper(
+    tamper_log(
         store,
         f"CREATE TEMPORARY TABLE swap AS SELECT seq, {cols} FROM case_event "
         "WHERE case_id = :a AND seq IN (2, 4)",
@@ -170,7 +157,7 @@ def test_swapped_rows_are_named_as_reordered(store: App) -> None:
 def test_swapped_positions_are_named_as_reordered(store: App) -> None:
     (a, _b, _c), _ = _world(store)
     # Put event 3 at position 4 and event 4 at position 3, hashes and all.
-    _tamper(
+    tamper_log(
         store,
         "UPDATE case_event SET seq = -1 WHERE case_id = :a AND seq = 3",
         "UPDATE case_event SET seq = 3 WHERE case_id = :a AND seq = 4",
@@ -279,7 +266,7 @@ def test_exported_heads_catch_a_chain_rewritten_whole(store: App, tmp_path: Path
         params |= {f"m{i}": row["message"], f"p{i}": prev, f"h{i}": value, f"id{i}": row["id"]}
         prev = value
     statements.append("UPDATE case_log_head SET hash = :head WHERE case_id = :a")
-    _tamper(store, *statements, head=prev, a=a, **params)
+    tamper_log(store, *statements, head=prev, a=a, **params)
     assert _verify(store).ok  # without the kept heads, nothing shows
     first = _verify(store, folder).first
     assert first is not None
@@ -322,7 +309,7 @@ def test_cli_verify_names_the_first_broken_link(store: App, db_env: dict[str, st
     sealed = runner.invoke(cli, ["log", "seal", "--as-of", "2026-11-02"], env=db_env)
     assert sealed.exit_code == 0, sealed.output
     assert "3 chains, 10 events" in sealed.stdout
-    _tamper(
+    tamper_log(
         store, "UPDATE case_event SET actor = 'someone else' WHERE case_id = :a AND seq = 4", a=a
     )
     broken = runner.invoke(cli, ["log", "verify"], env=db_env, catch_exceptions=False)

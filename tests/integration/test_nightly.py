@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from arrears.cli import app
 from arrears.wiring import App
 from cases.models import EscalationRun, Notice
-from tests.factories import CODES, ledger_row, write_ledger
+from tests.factories import CODES, ledger_row, tamper_log, write_ledger
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, running_fake_twilio
 
 NIGHT = "2026-09-16"  # day 1 of arrears due 2026-09-15
@@ -152,4 +152,41 @@ def test_two_triggers_at_once_send_each_sms_once(
     again = nightly.nightly_escalation(date(2026, 9, 16))
     assert again["status"] == "already_done"
     assert len(fake.seen("POST", "Messages")) == N
+    nightly._APPS.clear()
+
+
+def test_each_night_checks_the_log_and_exports_the_days_heads(
+    db_env: dict[str, str],
+    fake: FakeTwilio,
+    due_cases: None,
+    store: App,
+    prefect: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in {**db_env, **twilio_env(fake)}.items():
+        monkeypatch.setenv(name, value)
+    from flows import nightly
+
+    nightly._APPS.clear()
+    first = nightly.nightly_escalation(date(2026, 9, 16))
+    assert first["status"] == "completed"
+    assert first["log"]["ok"] is True and first["log"]["chains"] == N
+    assert first["log"]["seal"]["file"] == "heads-2026-09-16-000001.txt"
+    folder = Path(db_env["ARREARS_DATA_DIR"]) / "log-heads"
+    assert sorted(p.name for p in folder.iterdir()) == ["heads-2026-09-16-000001.txt"]
+    with store.session() as session:
+        case_id = session.execute(select(Notice.case_id).limit(1)).scalar_one()
+    tamper_log(
+        store,
+        "UPDATE case_event SET message = 'no reminder was sent' WHERE case_id = :c AND seq = 2",
+        c=case_id,
+    )
+    second = nightly.nightly_escalation(date(2026, 9, 17))
+    assert second["log"]["ok"] is False
+    assert second["log"]["first_break"].startswith(f"case {case_id}, position 2")
+    with store.session() as session:
+        run = session.get(EscalationRun, date(2026, 9, 17))
+        assert run is not None and run.counts["log"]["broken_chains"] == 1
+    listed = CliRunner().invoke(app, ["runs", "list"], env=db_env)
+    assert "BROKEN" in listed.stdout and "intact" in listed.stdout
     nightly._APPS.clear()
