@@ -135,6 +135,37 @@ def finish(session: Session, as_of: date, *, status: str, counts: dict[str, Any]
     return run
 
 
+@dataclass(frozen=True)
+class LogCheck:
+    """The log check of the latest night that made one (``flows.nightly``)."""
+
+    night: date
+    ok: bool
+    chains: int
+    events: int
+    first_break: str | None
+
+
+def last_log_check(session: Session) -> LogCheck | None:
+    for run in session.execute(
+        select(EscalationRun)
+        .where(col(EscalationRun.status).in_(("completed", "failed")))
+        .order_by(col(EscalationRun.as_of).desc())
+        .limit(7)
+    ).scalars():
+        log = run.counts.get("log") or {}
+        if log.get("ok") is not None:
+            problems = log.get("file_problems") or []
+            return LogCheck(
+                run.as_of,
+                bool(log["ok"]),
+                int(log.get("chains", 0)),
+                int(log.get("events", 0)),
+                log.get("first_break") or (problems[0] if problems else None),
+            )
+    return None
+
+
 def list_runs(session: Session, limit: int = 60) -> list[EscalationRun]:
     return list(
         session.execute(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from arrears.wiring import App
-from cases import actions
+from cases import actions, runs
 from cases.access import Actor, NotAllowed, Role
 from cases.approvals import pending_approvals
 from cases.dashboard import DEADLINE_PANEL_DAYS, dashboard, deadline_panel
@@ -292,9 +292,12 @@ def log_view(
         with app.session() as session:
             result = log_page(session, actor=actor, filters=LogFilter())
     query = "&".join(f"{k}={v}" for k, v in raw.items() if v)
+    with app.session() as session:
+        checked = runs.last_log_check(session)
     return render(
         request,
         "log.html",
+        checked=checked,
         status_code=422 if error else 200,
         log=result,
         raw=raw,

@@ -146,3 +146,26 @@ def test_the_log_filters_and_exports_what_it_shows(site: Site) -> None:
     by_actor = {r["actor"]: r for r in rows}
     assert by_actor["wangfang"]["employer_name"] == '\'=HYPERLINK("http://example.invalid")'
     assert by_actor["zhaolei"]["district"] == A
+
+
+def test_the_log_page_says_what_the_last_nights_log_check_found(site: Site) -> None:
+    from cases.models import EscalationRun
+
+    site.login("liqiang")
+    page = site.client.get("/log", headers=HTML)
+    assert "尚未经夜间运行校验" in page.text
+    with site.app.session() as session:
+        for night, log in (
+            (date(2026, 11, 1), {"ok": True, "chains": 40, "events": 311}),
+            (
+                date(2026, 11, 2),
+                {"ok": False, "chains": 40, "events": 318, "first_break": "case 7, position 3"},
+            ),
+        ):
+            session.add(
+                EscalationRun(as_of=night, status="completed", worker="w", counts={"log": log})
+            )
+        session.commit()
+    page = site.client.get("/log", headers=HTML)
+    assert "发现日志被改动：case 7, position 3" in page.text
+    assert 'role="alert"' in page.text
