@@ -83,8 +83,8 @@ class App:
         return self.engine.url.render_as_string(hide_password=True)
 
     def today(self) -> date:
-        """The agency's local date: with `now`, the only place the wall clock enters the app."""
-        return datetime.now(self.settings.tz).date()
+        """The agency's local date of :meth:`now`, the one place the wall clock enters the app."""
+        return self.now().astimezone(self.settings.tz).date()
 
     def now(self) -> datetime:
         """The current instant, aware, in UTC (sign-in throttling, session times)."""

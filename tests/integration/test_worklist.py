@@ -336,7 +336,7 @@ def test_take_next_reads_the_partial_index(store: App, served: list[str], index:
     ran: list[tuple[str, Any]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("UPDATE"):
+        if statement.lstrip().upper().startswith('UPDATE "CASE"'):  # not the log's chain head
             ran.append((statement, parameters))
 
     event.listen(store.engine, "before_cursor_execute", record)
