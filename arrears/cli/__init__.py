@@ -16,6 +16,7 @@ from arrears.cli.holds import holds_app
 from arrears.cli.letters import letters_app
 from arrears.cli.nightly import runs_app, simulate
 from arrears.cli.notices import notices_app, serve, tasks_app
+from arrears.cli.reports import reports_app
 from arrears.cli.sample import sample_app
 from arrears.cli.store import import_bank_replies, import_ledger, import_payments, init
 from arrears.cli.targets import targets_app
@@ -54,5 +55,6 @@ app.add_typer(agreements_app, name="agreements")
 app.command()(deadlines)
 app.add_typer(court_app, name="court")
 app.add_typer(holds_app, name="holds")
+app.add_typer(reports_app, name="reports")
 
 __all__ = ["app"]
