@@ -35,6 +35,7 @@ from cases.reports import (
     parse_month,
     quarterly_assessment,
     quarterly_sheet,
+    scope_of,
 )
 from cases.spreadsheets import FORMATS, Sheet, sheet_bytes
 from cases.targets import quarter_of
@@ -171,11 +172,12 @@ def _report(app: App, actor: Actor, asked: ReportQuery) -> tuple[Any, Sheet | No
                 district=asked.district,
             )
             return activity, officers_sheet(activity)
-        filters = _log_filter(asked)
+        filters = _log_filter(actor, asked)
         return log_page(session, actor=actor, filters=filters), None
 
 
-def _log_filter(asked: ReportQuery) -> LogFilter:
+def _log_filter(actor: Actor, asked: ReportQuery) -> LogFilter:
+    scope_of(actor, asked.district)  # a district not served is refused, as by every report
     filters = LogFilter(
         date_from=_day("date_from", asked.date_from),
         date_to=_day("date_to", asked.date_to),
@@ -241,7 +243,7 @@ def reports_export(
     filled = asked.filled(app.today())
     try:
         if filled.report == "log":
-            filters = _log_filter(filled)
+            filters = _log_filter(actor, filled)
             with app.session() as session:
                 content = sheet_bytes(log_sheet(session, actor=actor, filters=filters), format)
             name = f"escalation-log-{filters.date_from}-{filters.date_to}"

@@ -36,6 +36,7 @@ from cases.reports import (
     parse_month,
     quarterly_assessment,
     quarterly_sheet,
+    scope_of,
 )
 from cases.spreadsheets import file_format, write_sheet
 
@@ -194,8 +195,7 @@ def log(
     a, _ = open_store(None)
     with _refusals(), a.session() as session:
         actor = acting_user(session, user)
-        if district is not None and not actor.serves(district):
-            fail(f"you do not serve {district}")
+        scope_of(actor, district)  # a district not served is refused, as by every report
         sheet = log_sheet(session, actor=actor, filters=filters)
         written = 0
 

@@ -7,7 +7,7 @@ districts the reader serves, and a sheet for the CSV and XLSX files (``cases.rep
 - the escalation log for a range of days is ``cases.escalation_log`` (``log_sheet`` writes it).
 """
 
-from cases.reports.common import MAX_SPAN_DAYS, ReportError, parse_month
+from cases.reports.common import MAX_SPAN_DAYS, ReportError, parse_month, scope_of
 from cases.reports.monthly import MonthlyProgress, MonthlyRow, StepColumn, monthly_progress
 from cases.reports.officers import ACTIVITY_NAMES, OfficerActivity, OfficerRow, officer_activity
 from cases.reports.quarterly import QuarterlyAssessment, QuarterRow, quarterly_assessment
@@ -32,4 +32,5 @@ __all__ = [
     "parse_month",
     "quarterly_assessment",
     "quarterly_sheet",
+    "scope_of",
 ]
