@@ -170,3 +170,22 @@ def test_the_log_report_links_to_the_log(site: Site) -> None:
     assert page.status_code == 200
     assert 'href="/log?date_from=2026-10-01&amp;date_to=2026-10-31"' in page.text
     assert "report=log" in page.text and "format=xlsx" in page.text
+
+
+def test_the_log_page_exports_a_workbook_with_its_filters(site: Site) -> None:
+    as_user(site, "sup_a")
+    query = "date_from=2026-10-01&date_to=2026-10-31&officer=officer_a"
+    page = site.client.get(f"/log?{query}", headers=HTML)
+    assert f'href="/log.xlsx?{query.replace("&", "&amp;")}"' in page.text
+    book = site.client.get(f"/log.xlsx?{query}")
+    assert book.status_code == 200
+    rows = list(
+        openpyxl.load_workbook(io.BytesIO(book.content)).worksheets[0].iter_rows(values_only=True)
+    )
+    text = site.client.get(f"/log.csv?{query}").content.decode("utf-8-sig")
+    lines = list(csv.reader(io.StringIO(text)))
+    # officer_a's ten October events on cases of 和平区 (reports_world.ACTIVITY), in both files.
+    assert len(rows) == len(lines) == 11
+    assert [r[0] for r in rows[1:]] == [int(line[0]) for line in lines[1:]]
+    assert {r[9] for r in rows[1:]} == {"officer_a"}
+    assert site.client.get("/log.xlsx?date_from=2026-13-01").status_code == 422

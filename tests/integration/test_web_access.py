@@ -84,6 +84,7 @@ def samples(w: World) -> dict[tuple[str, str], list[Sample]]:
         ],
         ("GET", "/log"): [Sample("/log")],
         ("GET", "/log.csv"): [Sample("/log.csv")],
+        ("GET", "/log.xlsx"): [Sample("/log.xlsx")],
         ("GET", "/dashboard"): [Sample("/dashboard")],
         ("GET", "/reports"): [Sample("/reports"), Sample("/reports?report=officers")],
         ("GET", "/reports/export"): [
