@@ -68,6 +68,13 @@ def parse_month(text: str, field: str = "month") -> tuple[int, int]:
     return int(found[1]), int(found[2])
 
 
+def check_month(year: int, month: int) -> None:
+    if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2100:
+        raise ReportError("year", N_("{year!r} is not a year between 2000 and 2100"), year=year)
+    if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
+        raise ReportError("month", N_("{raw!r} is not a month (YYYY-MM)"), raw=f"{year}-{month}")
+
+
 def check_quarter(year: int, quarter: int) -> None:
     if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2100:
         raise ReportError("year", N_("{year!r} is not a year between 2000 and 2100"), year=year)

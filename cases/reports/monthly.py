@@ -28,7 +28,7 @@ from cases.accounts import load_books
 from cases.dashboard import owed_on, recovered_between
 from cases.models import Case, CaseEvent, Employer
 from cases.policy import Policy
-from cases.reports.common import check_started, districts_listed, scope_of
+from cases.reports.common import check_month, check_started, districts_listed, scope_of
 from cases.states import CaseStatus
 
 
@@ -98,6 +98,7 @@ def monthly_progress(
     district: str | None = None,
 ) -> MonthlyProgress:
     """The month's figures for the districts ``actor`` serves (or the one ``district``)."""
+    check_month(year, month)
     scope = scope_of(actor, district)
     first = date(year, month, 1)
     check_started(first, as_of, "month")

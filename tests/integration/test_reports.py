@@ -148,6 +148,8 @@ def test_a_month_under_way_is_counted_to_today(world: World) -> None:
     assert by[B].late_fee_owed_fen == 40_150 + 10_500
     with pytest.raises(ReportError, match="month: the period begins after today"):
         monthly(world, "admin", month=12)
+    with pytest.raises(ReportError, match="month: '2026-13' is not a month"):
+        monthly(world, "admin", month=13)
 
 
 def test_a_supervisor_sees_only_their_district(world: World) -> None:
