@@ -50,7 +50,10 @@ __all__ = [
     "TargetError",
     "dashboard",
     "deadline_panel",
+    "district_progress",
     "list_targets",
+    "owed_on",
+    "recovered_between",
     "set_target",
 ]
 
@@ -150,8 +153,17 @@ def dashboard(session: Session, *, actor: Actor, as_of: date, months: int = 12) 
         months=_months(session, scope, as_of, months),
         year=year,
         quarter=quarter,
-        progress=_progress(session, scope, as_of),
+        progress=_progress(session, scope, year, quarter, as_of),
     )
+
+
+def district_progress(
+    session: Session, *, actor: Actor, year: int, quarter: int, through: date
+) -> tuple[DistrictProgress, ...]:
+    """Each district's progress in a quarter against its target, counting what happened from
+    the quarter's first day to ``through`` (its last day for a quarter that is over)."""
+    scope = None if actor.every_district else tuple(sorted(actor.districts))
+    return _progress(session, scope, year, quarter, through)
 
 
 def deadline_panel(
@@ -201,12 +213,46 @@ def _allocated(*columns: Any) -> AnySelect:
     return _items(*columns).join(Allocation, col(Allocation.item_id) == col(ArrearsItem.id))
 
 
-def _sums(session: Session, parts: Sequence[AnySelect]) -> dict[int, int]:
+def _sums(session: Session, parts: Sequence[AnySelect]) -> dict[Any, int]:
     """``SUM(v)`` by ``b`` over the union of ``parts``, each selecting (b, v)."""
     rows = union_all(*parts).subquery()
     query = select(rows.c.b, func.sum(rows.c.v)).group_by(rows.c.b)
     # PostgreSQL sums BIGINT as NUMERIC (a Decimal); the sums are whole fen either way.
-    return {int(b): int(v) for b, v in session.execute(query) if b is not None}
+    return {b: int(v) for b, v in session.execute(query) if b is not None}
+
+
+def owed_on(session: Session, scope: tuple[str, ...] | None, day: date, by: Any) -> dict[Any, int]:
+    """Principal owed on ``day`` (this module's definition of "owed") summed by ``by``, an
+    expression over the item, its case and its employer (an aging band, the district)."""
+    due = col(ArrearsItem.due_date)
+    written_off = _written_off_on()
+    owed_then = (due <= day) & (written_off.is_(None) | (written_off > day))
+    amounts = _items(by.label("b"), col(ArrearsItem.amount_due_fen).label("v")).where(owed_then)
+    paid = _allocated(by.label("b"), (-col(Allocation.principal_fen)).label("v")).where(
+        owed_then, col(Allocation.paid_on) <= day, col(Allocation.principal_fen) != 0
+    )
+    return _sums(session, [_scoped(amounts, scope), _scoped(paid, scope)])
+
+
+def recovered_between(
+    session: Session, scope: tuple[str, ...] | None, first: date, last: date
+) -> dict[str, int]:
+    """What payments made from ``first`` to ``last`` settled (principal and late fees, not the
+    credits they left), by district."""
+    district = col(Employer.district)
+    query = _scoped(
+        select(district, func.sum(col(Allocation.principal_fen) + col(Allocation.fee_fen)))
+        .select_from(Allocation)
+        .join(Employer, col(Employer.id) == col(Allocation.employer_id))
+        .where(
+            col(Allocation.paid_on) >= first,
+            col(Allocation.paid_on) <= last,
+            col(Allocation.item_id).is_not(None),
+        )
+        .group_by(district),
+        scope,
+    )
+    return {d: int(v or 0) for d, v in session.execute(query)}
 
 
 def _open_cases(
@@ -244,13 +290,7 @@ def _aging(session: Session, scope: tuple[str, ...] | None, as_of: date) -> tupl
         ),
         else_=len(AGING_BANDS) - 1,
     )
-    written_off = _written_off_on()
-    owed_then = (due <= as_of) & (written_off.is_(None) | (written_off > as_of))
-    amounts = _items(band.label("b"), col(ArrearsItem.amount_due_fen).label("v")).where(owed_then)
-    paid = _allocated(band.label("b"), (-col(Allocation.principal_fen)).label("v")).where(
-        owed_then, col(Allocation.paid_on) <= as_of, col(Allocation.principal_fen) != 0
-    )
-    sums = _sums(session, [_scoped(amounts, scope), _scoped(paid, scope)])
+    sums = {int(b): v for b, v in owed_on(session, scope, as_of, band).items()}
     return tuple(AgingBucket(lo, hi, sums.get(i, 0)) for i, (lo, hi) in enumerate(AGING_BANDS))
 
 
@@ -293,7 +333,9 @@ def _months(
             settles < written_off, written_off <= last, principal != 0
         ),
     ]
-    owed_changes = _sums(session, [_scoped(q, scope) for q in changes])
+    owed_changes = {
+        int(b): v for b, v in _sums(session, [_scoped(q, scope) for q in changes]).items()
+    }
 
     recovered_query = _scoped(
         select(
@@ -305,7 +347,7 @@ def _months(
         .where(paid_on >= starts[0], paid_on <= last, col(Allocation.item_id).is_not(None)),
         scope,
     )
-    recovered = _sums(session, [recovered_query])
+    recovered = {int(b): v for b, v in _sums(session, [recovered_query]).items()}
 
     figures = []
     owed = 0
@@ -322,20 +364,12 @@ def _share(done: int, target: int | None) -> Decimal | None:
 
 
 def _progress(
-    session: Session, scope: tuple[str, ...] | None, as_of: date
+    session: Session, scope: tuple[str, ...] | None, year: int, quarter: int, through: date
 ) -> tuple[DistrictProgress, ...]:
-    year, quarter = quarter_of(as_of)
-    first, _ = quarter_bounds(year, quarter)
+    first, last = quarter_bounds(year, quarter)
+    as_of = min(through, last)
     district = col(Employer.district)
-    recovered_query = _scoped(
-        select(district, func.sum(col(Allocation.principal_fen) + col(Allocation.fee_fen)))
-        .select_from(Allocation)
-        .join(Employer, col(Employer.id) == col(Allocation.employer_id))
-        .where(col(Allocation.paid_on) >= first, col(Allocation.paid_on) <= as_of)
-        .group_by(district),
-        scope,
-    )
-    recovered = {d: int(v or 0) for d, v in session.execute(recovered_query)}
+    recovered = recovered_between(session, scope, first, as_of)
     closed_query = _scoped(
         select(district, func.count())
         .select_from(Case)

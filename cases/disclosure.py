@@ -8,14 +8,9 @@ that a supervisor reviews before anything is published.
 
 from __future__ import annotations
 
-import csv
-import os
-import secrets
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import or_, select
@@ -26,6 +21,7 @@ from cases.fines import served_order
 from cases.models import Case, CourtApplication, Employer, Notice
 from cases.money import fen_to_yuan
 from cases.policy import Policy
+from cases.spreadsheets import Sheet, write_sheet
 
 FORCED_TRANSFER = "forced_transfer"
 COURT_APPLICATION = "court_application"
@@ -185,6 +181,19 @@ def _cells(row: DisclosureRow) -> list[object]:
     ]
 
 
+def _sheet(
+    rows: Sequence[DisclosureRow], *, year: int, quarter: int, district: str | None
+) -> Sheet:
+    return Sheet(
+        name="草稿-待审核",
+        title=draft_title(year, quarter, district),
+        title_alert=True,
+        headings=HEADINGS,
+        rows=[_cells(row) for row in rows],
+        widths=(22, 36, 10, 16, 14, 30, 14, 18, 10, 18),
+    )
+
+
 def write_csv(
     path: Path, rows: Sequence[DisclosureRow], *, year: int, quarter: int, district: str | None
 ) -> None:
@@ -192,49 +201,15 @@ def write_csv(
 
     UTF-8 with a byte-order mark, which Excel on Chinese Windows needs to read it as UTF-8.
     """
-    with _replacing(path) as temp, temp.open("x", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow([draft_title(year, quarter, district)])
-        writer.writerow(HEADINGS)
-        for row in rows:
-            writer.writerow(
-                [format(v, "f") if isinstance(v, Decimal) else str(v) for v in _cells(row)]
-            )
+    if path.suffix.lower() != ".csv":
+        raise ValueError(f"{path}: the CSV draft is written to a .csv file")
+    write_sheet(path, _sheet(rows, year=year, quarter=quarter, district=district))
 
 
 def write_xlsx(
     path: Path, rows: Sequence[DisclosureRow], *, year: int, quarter: int, district: str | None
 ) -> None:
     """The draft as an XLSX workbook: one sheet titled as a draft, its title in the first row."""
-    import openpyxl
-    from openpyxl.styles import Font
-
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "草稿-待审核"
-    sheet.append([draft_title(year, quarter, district)])
-    sheet["A1"].font = Font(bold=True, color="C00000")
-    sheet.append(list(HEADINGS))
-    for row in rows:
-        sheet.append(_cells(row))
-        last = sheet.max_row
-        for column in ("D", "E"):
-            sheet[f"{column}{last}"].number_format = "#,##0.00"
-        sheet[f"G{last}"].number_format = "yyyy-mm-dd"
-    for column, width in zip("ABCDEFGHIJ", (22, 36, 10, 16, 14, 30, 14, 18, 10, 18), strict=True):
-        sheet.column_dimensions[column].width = width
-    with _replacing(path) as temp:
-        book.save(temp)
-
-
-@contextmanager
-def _replacing(path: Path) -> Iterator[Path]:
-    """A temporary file beside ``path`` that replaces it once written (nothing half-written)."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        yield temp
-        temp.replace(path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    if path.suffix.lower() != ".xlsx":
+        raise ValueError(f"{path}: the XLSX draft is written to an .xlsx file")
+    write_sheet(path, _sheet(rows, year=year, quarter=quarter, district=district))

@@ -23,6 +23,7 @@ from cases.access import Actor
 from cases.districts import DISTRICT_NAMES
 from cases.messages import N_, Explained
 from cases.models import Case, CaseEvent, Employer
+from cases.spreadsheets import spreadsheet_safe
 
 PAGE_SIZE = 100
 EXPORT_CHUNK = 2000
@@ -110,13 +111,13 @@ class LogRow:
             self.at.isoformat(),
             self.case_id,
             self.employer_code,
-            _csv_safe(self.employer_name),
+            spreadsheet_safe(self.employer_name),
             self.district,
             self.kind,
             self.step or "",
-            _csv_safe(self.actor),
+            spreadsheet_safe(self.actor),
             self.policy_version or "",
-            _csv_safe(self.message),
+            spreadsheet_safe(self.message),
         )
 
 
@@ -193,16 +194,12 @@ def log_page(session: Session, *, actor: Actor, filters: LogFilter, page: int = 
     return LogPage([LogRow(*r) for r in rows], total, page, max(1, -(-total // PAGE_SIZE)))
 
 
-def log_csv(session: Session, *, actor: Actor, filters: LogFilter) -> Iterator[str]:
-    """Every matching event in date order as CSV text (UTF-8 with a BOM, for Excel), in pieces.
+def log_rows(session: Session, *, actor: Actor, filters: LogFilter) -> Iterator[LogRow]:
+    """Every matching event in date order (then in the order recorded).
 
     Reads in keyset chunks, so a year of events is never held in memory at once.
     """
     query = _query(actor, filters)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    yield "\ufeff" + buffer.getvalue()
     after: tuple[date, int] | None = None
     while True:
         chunk = query
@@ -217,14 +214,25 @@ def log_csv(session: Session, *, actor: Actor, filters: LogFilter) -> Iterator[s
         ).all()
         if not rows:
             return
-        buffer.seek(0)
-        buffer.truncate()
         for r in rows:
-            writer.writerow(LogRow(*r).as_csv())
-        yield buffer.getvalue()
+            yield LogRow(*r)
         after = (rows[-1][1], rows[-1][0])
 
 
-def _csv_safe(text: str) -> str:
-    """Keep a spreadsheet from reading a message as a formula (=, +, -, @ first)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+def log_csv(session: Session, *, actor: Actor, filters: LogFilter) -> Iterator[str]:
+    """Every matching event in date order as CSV text (UTF-8 with a BOM, for Excel), in pieces."""
+    filters.check()  # refused before the header is sent, not half-way through a download
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    yield "\ufeff" + buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    for n, row in enumerate(log_rows(session, actor=actor, filters=filters), start=1):
+        writer.writerow(row.as_csv())
+        if n % EXPORT_CHUNK == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue()

@@ -29,6 +29,7 @@ from web.account import router as account_router
 from web.case_pages import router as case_router
 from web.errors import install_error_pages
 from web.pages import PAGES_KEY, STATIC_DIR, Pages
+from web.report_pages import router as report_router
 from web.security import STATIC_PATH, check_routes, csrf_protect, install_middleware
 from web.twilio_hooks import router as twilio_router
 from web.work_pages import router as work_router
@@ -55,6 +56,7 @@ def create_app(app: App) -> FastAPI:
     api.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static")
     api.include_router(account_router)
     api.include_router(work_router)
+    api.include_router(report_router)
     api.include_router(case_router)
     api.include_router(twilio_router)
     check_routes(api)  # last: every route above declares who may call it

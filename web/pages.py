@@ -69,6 +69,7 @@ NAV = (
     NavItem("/approvals", N_("Approvals"), _SUPERVISING),
     NavItem("/log", N_("Escalation log"), _SUPERVISING),
     NavItem("/dashboard", N_("Dashboard"), _SUPERVISING),
+    NavItem("/reports", N_("Reports"), _SUPERVISING),
 )
 
 

@@ -17,6 +17,8 @@ from cases.dashboard import DEADLINE_PANEL_DAYS, dashboard, deadline_panel
 from cases.deadlines import service_documents
 from cases.districts import DISTRICT_NAMES
 from cases.escalation_log import LogFilter, LogFilterError, log_csv, log_page
+from cases.reports import log_sheet
+from cases.spreadsheets import sheet_bytes
 from cases.worklist import officer_queue, take_next
 from notifications.letter_context import TITLES
 from web import arrears_app, charts
@@ -328,6 +330,26 @@ def log_export(
     return StreamingResponse(
         rows(),  # type: ignore[arg-type]
         media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/log.xlsx")
+def log_workbook(
+    app: ArrearsApp, actor: Supervisor, asked: Annotated[LogQuery, Depends()]
+) -> Response:
+    """Every event the filters match, oldest first, as an XLSX workbook (the CSV's columns)."""
+    try:
+        filters = asked.filters()
+        filters.check()
+    except LogFilterError as exc:
+        return Response(str(exc), status_code=422, media_type="text/plain; charset=utf-8")
+    with app.session() as session:
+        content = sheet_bytes(log_sheet(session, actor=actor, filters=filters), "xlsx")
+    name = f"escalation-log-{app.today().isoformat()}.xlsx"
+    return Response(
+        content,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 

@@ -17,6 +17,7 @@ from arrears.cli.letters import letters_app
 from arrears.cli.log import log_app
 from arrears.cli.nightly import runs_app, simulate
 from arrears.cli.notices import notices_app, serve, tasks_app
+from arrears.cli.reports import reports_app
 from arrears.cli.sample import sample_app
 from arrears.cli.store import import_bank_replies, import_ledger, import_payments, init
 from arrears.cli.targets import targets_app
@@ -56,5 +57,6 @@ app.command()(deadlines)
 app.add_typer(court_app, name="court")
 app.add_typer(holds_app, name="holds")
 app.add_typer(log_app, name="log")
+app.add_typer(reports_app, name="reports")
 
 __all__ = ["app"]

@@ -84,7 +84,13 @@ def samples(w: World) -> dict[tuple[str, str], list[Sample]]:
         ],
         ("GET", "/log"): [Sample("/log")],
         ("GET", "/log.csv"): [Sample("/log.csv")],
+        ("GET", "/log.xlsx"): [Sample("/log.xlsx")],
         ("GET", "/dashboard"): [Sample("/dashboard")],
+        ("GET", "/reports"): [Sample("/reports"), Sample("/reports?report=officers")],
+        ("GET", "/reports/export"): [
+            Sample("/reports/export?report=quarterly&format=xlsx"),
+            Sample("/reports/export?report=log&format=csv"),
+        ],
         ("GET", "/cases/{case_id}"): [Sample(case, in_district_a=True)],
         ("POST", "/cases/{case_id}/{name}"): [
             Sample(f"{case}/{name}", {}, in_district_a=True, roles=action.roles)
