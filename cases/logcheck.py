@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from cases import logseal
 from cases.bulk import among, table
@@ -163,7 +163,7 @@ def verify(
     purged = {
         row.case_id: (row.chain_seq, row.chain_hash)
         for row in session.execute(
-            select(PurgeLog.case_id, PurgeLog.chain_seq, PurgeLog.chain_hash)
+            select(col(PurgeLog.case_id), col(PurgeLog.chain_seq), col(PurgeLog.chain_hash))
         )
         if only is None or row.case_id in only
     }

@@ -233,7 +233,8 @@ def _files(
     listed: set[str] = set()
     for number, entry in enumerate(manifest["files"], start=1):
         ok = isinstance(entry, dict) and isinstance(entry.get("path"), str)
-        ok = ok and isinstance(entry.get("size"), int) and bool(_HEX.match(str(entry.get("sha256"))))
+        sha = str(entry.get("sha256")) if ok else ""
+        ok = ok and isinstance(entry.get("size"), int) and bool(_HEX.match(sha))
         if not ok:
             report.problems.append(
                 f"{top}/{MANIFEST}: file entry {number} needs path, sha256, size"

@@ -47,7 +47,11 @@ def _year(store: App, tmp_path: Path) -> World:
     with store.session() as session:
         logseal.seal_and_commit(session, day=date(2026, 10, 20), folder=heads)
     world.act(
-        contacts.add_note, actor=world.officer, case_id=world.a, today=date(2026, 11, 2), note="来电"
+        contacts.add_note,
+        actor=world.officer,
+        case_id=world.a,
+        today=date(2026, 11, 2),
+        note="来电",
     )
     with store.session() as session:
         session.add(
