@@ -33,6 +33,7 @@ from pathlib import Path
 from sqlalchemy import Connection, delete, func, select, text
 from sqlmodel import Session, col
 
+from cases.archive.context import Documents
 from cases.archive.record import RECORD, owned_by
 from cases.bulk import among, table
 from cases.eventlog import GENESIS
@@ -49,7 +50,6 @@ from cases.models import (
     PurgeLog,
 )
 from cases.states import CLOSED, CaseStatus
-from notifications.documents import DocumentStore
 
 RETENTION_YEARS = 10
 
@@ -269,7 +269,7 @@ def purge(
     *,
     closed_before: date,
     purged_by: str,
-    documents: DocumentStore,
+    documents: Documents,
 ) -> tuple[list[PurgeLog], list[Path]]:
     """Remove the planned cases and log each; commits. Returns the log rows and PDFs removed."""
     refusals = [r for c in candidates for r in c.refusals]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, union
 from sqlmodel import Session, col
@@ -21,7 +21,17 @@ from cases import logseal
 from cases.bulk import among
 from cases.models import Case, CaseEvent, Employer, Notice, PurgeLog
 from cases.policy import Policy
-from notifications.documents import DocumentStore
+
+
+class Documents(Protocol):
+    """The filed PDFs by their sha256 (``notifications.documents.DocumentStore``)."""
+
+    def read(self, sha256: str) -> bytes:
+        """The document, checked against its sha256."""
+        ...
+
+    def path(self, sha256: str) -> Path: ...
+
 
 _UNSAFE = re.compile(r"[^\w.〔〕-]+")
 
@@ -36,7 +46,7 @@ class ExportContext:
     session: Session
     year: int
     policy: Policy
-    documents: DocumentStore
+    documents: Documents
     heads_dir: Path
     agency: dict[str, str]
     # Filled in by the sections that know them; the manifest's "log" part.

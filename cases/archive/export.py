@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from cases import logseal
 from cases.archive.bundle import (
     CATEGORY_KEYS,
     MANIFEST,
@@ -29,12 +30,11 @@ from cases.archive.bundle import (
     top_folder,
     write_tar,
 )
-from cases.archive.context import ExportContext
+from cases.archive.context import Documents, ExportContext
 from cases.archive.sections import SECTIONS
 from cases.archive.verify import verify_bundle
 from cases.models import ArchiveExport
 from cases.policy import Policy
-from notifications.documents import DocumentStore
 
 
 class ArchiveRefused(Exception):
@@ -60,7 +60,7 @@ def export_year(
     today: date,
     now: datetime,
     policy: Policy,
-    documents: DocumentStore,
+    documents: Documents,
     heads_dir: Path,
     agency: dict[str, str],
     out_dir: Path,
@@ -94,9 +94,12 @@ def export_year(
         for key in CATEGORY_KEYS:
             (staging / key).mkdir()
         sections: dict[str, list[str]] = {}
-        for section in SECTIONS:
-            section.write(ctx, staging / section.category)
-            sections.setdefault(section.category, []).append(section.name)
+        try:
+            for section in SECTIONS:
+                section.write(ctx, staging / section.category)
+                sections.setdefault(section.category, []).append(section.name)
+        except logseal.HeadsFileError as exc:
+            raise ArchiveRefused(f"{exc}; the year's heads files are archived as sealed") from None
         body = manifest(
             staging,
             year=year,
