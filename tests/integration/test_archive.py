@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from arrears.cli import app as cli
@@ -257,3 +257,38 @@ def test_an_export_is_not_overwritten_and_a_year_not_over_is_refused(
     assert sorted(p.name for p in folder.iterdir()) == ["arrears-archive-2026.tar"]  # no leftovers
     listed = run(db_env, "archive", "list")
     assert listed.stdout.count("arrears-archive-2026.tar") == 2
+
+
+def test_a_changed_heads_file_in_the_bundle_is_named(
+    exported: tuple[World, Path], tmp_path: Path
+) -> None:
+    _world, bundle = exported
+    members = _members(bundle)
+    name = f"{TOP}/information/log-heads/heads-2026-10-20-000001.txt"
+    changed = members[name].replace(b",1,", b",2,", 1)
+    assert changed != members[name]
+    _rewrite(bundle, _resign(members, name, changed))
+    result = run(_offline(tmp_path), "archive", "verify", str(bundle))
+    assert result.exit_code == 1
+    assert f"{name}: the digest does not match the file: it was changed" in result.stdout
+
+
+def test_a_log_tampered_in_the_store_is_not_archived(
+    store: App, db_env: dict[str, str], tmp_path: Path
+) -> None:
+    world = _year(store, tmp_path)
+    with store.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+        else:
+            connection.execute(text("DROP TRIGGER case_event_no_update"))
+        connection.execute(
+            text("UPDATE case_event SET message = 'no letter' WHERE case_id = :a AND seq = 2"),
+            {"a": world.a},
+        )
+    result = run(db_env, "archive", "export", "--year", "2026", "--as-of", "2027-01-05")
+    assert result.exit_code == 1
+    assert "does not verify, nothing was written" in result.stderr
+    assert f"case {world.a}, position 2" in result.stderr
+    folder = store.settings.data_dir / "archives"
+    assert list(folder.iterdir()) == []
