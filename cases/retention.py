@@ -278,6 +278,21 @@ def purge(
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(text("SET LOCAL arrears.retention_purge = 'on'"))
+    heads = table(CaseLogHead)
+    now = select(heads.c.case_id, heads.c.seq).where(
+        among(heads.c.case_id, [c.case_id for c in candidates])
+    )
+    if connection.dialect.name == "postgresql":
+        now = now.with_for_update()  # writers of these chains wait until the purge is done
+    grown = {case_id: seq for case_id, seq in connection.execute(now)}
+    changed = [c for c in candidates if grown.get(c.case_id, 0) != c.chain_seq]
+    if changed:
+        raise PurgeRefused(
+            [
+                f"{c.label}: its log changed since the purge was planned: run it again"
+                for c in changed
+            ]
+        )
     logs = []
     for c in candidates:
         counts = {}
