@@ -10,6 +10,10 @@ For each case the events are read in chain order (``seq``) and checked against t
 * the chain ends where ``case_log_head`` says it does (events deleted from the end);
 * with the exported heads files (:mod:`cases.logseal`), each chain still holds the link the file
   recorded — this catches a chain rewritten whole, hashes and all.
+
+A case removed by the retention purge (:mod:`cases.retention`) is in ``purge_log`` with its
+chain's final position and hash: its links in heads files are checked against those, not reported
+as a truncated chain, and the case is counted as purged.
 """
 
 from __future__ import annotations
@@ -20,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from cases import logseal
 from cases.bulk import among, table
 from cases.eventlog import FIELDS, GENESIS, link
-from cases.models import CaseEvent, CaseLogHead, LogSeal
+from cases.models import CaseEvent, CaseLogHead, LogSeal, PurgeLog
 
 _COLUMNS = ("id", "prev_hash", "hash", *(column for _name, column in FIELDS))
 _STREAM = 5000
@@ -53,6 +57,7 @@ class Report:
     chains: int = 0
     events: int = 0
     heads_files: int = 0
+    purged: int = 0
     breaks: list[Break] = field(default_factory=list)
     file_problems: list[str] = field(default_factory=list)
 
@@ -70,6 +75,7 @@ class Report:
             "chains": self.chains,
             "events": self.events,
             "heads_files": self.heads_files,
+            "purged": self.purged,
             "broken_chains": len(self.breaks),
             "first_break": self.first.sentence() if self.first else None,
             "breaks": [asdict(b) for b in self.breaks[:20]],
@@ -154,6 +160,14 @@ def verify(
     report = Report()
     only = sorted(set(case_ids)) if case_ids is not None else None
     exported = _exported(session, heads_dir, report, only) if heads_dir is not None else {}
+    purged = {
+        row.case_id: (row.chain_seq, row.chain_hash)
+        for row in session.execute(
+            select(col(PurgeLog.case_id), col(PurgeLog.chain_seq), col(PurgeLog.chain_hash))
+        )
+        if only is None or row.case_id in only
+    }
+    report.purged = len(purged)
     heads_table = table(CaseLogHead)
     head_query = select(heads_table.c.case_id, heads_table.c.seq, heads_table.c.hash)
     events = table(CaseEvent)
@@ -184,7 +198,12 @@ def verify(
         chain.append(row)
     if current is not None:
         finish(current, chain)
-    for case_id in sorted((set(heads) | set(exported)) - seen):
+    for case_id in sorted(set(purged) & set(exported)):
+        if case_id not in seen and case_id not in heads:
+            problem = _purged_export(case_id, purged[case_id], exported[case_id])
+            if problem is not None:
+                report.breaks.append(problem)
+    for case_id in sorted((set(heads) | set(exported)) - seen - set(purged)):
         seq, _value = heads.get(case_id, (0, GENESIS))
         recorded = max(seq, exported.get(case_id, (0, ""))[0])
         if recorded > 0:
@@ -200,6 +219,24 @@ def verify(
             )
     report.breaks.sort(key=lambda b: (b.case_id, b.position))
     return report
+
+
+def _purged_export(
+    case_id: int, purged: tuple[int, str], exported: tuple[int, str, str]
+) -> Break | None:
+    """A purged case's furthest exported link against the chain's end the purge logged."""
+    last_seq, last_hash = purged
+    seq, value, source = exported
+    if seq > last_seq or (seq == last_seq and value != last_hash):
+        return Break(
+            case_id,
+            seq,
+            None,
+            "exported",
+            f"the case was purged with its chain at position {last_seq} ({last_hash[:12]}…), "
+            f"but {source} records position {seq} with another hash",
+        )
+    return None
 
 
 def _against_head(case_id: int, rows: list[Any], head: tuple[int, str] | None) -> Break | None:

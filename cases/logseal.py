@@ -160,6 +160,11 @@ def read(path: Path) -> HeadsFile:
         raw = path.read_bytes()
     except OSError as exc:
         raise HeadsFileError(f"{path}: cannot be read: {exc.strerror}") from exc
+    return parse(raw, path)
+
+
+def parse(raw: bytes, path: Path) -> HeadsFile:
+    """Check the bytes of a heads file; ``path`` names it in messages (e.g. inside an archive)."""
     try:
         text = raw.decode("ascii")
     except UnicodeDecodeError as exc:

@@ -163,6 +163,52 @@ class LogSeal(SQLModel, table=True):
     file_name: str
 
 
+class ArchiveExport(SQLModel, table=True):
+    """One year's archive bundle written (cases.archive): what it holds and its manifest's digest.
+
+    Append-only (database triggers); the retention purge reads it to know which years are archived.
+    """
+
+    __tablename__ = "archive_export"
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(index=True)
+    file_name: str
+    manifest_sha256: str = Field(max_length=64)
+    files: int
+    cases: int
+    events: int
+    retention_until: date
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: str
+
+
+class PurgeLog(SQLModel, table=True):
+    """One case removed by the retention purge (cases.retention): who it was, what went, when.
+
+    Append-only (database triggers): the record that a case's chain ended on purpose.
+    """
+
+    __tablename__ = "purge_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(index=True, description="the removed case's number (no longer a row)")
+    employer_code: str
+    employer_name: str
+    district: str
+    status: str
+    opened_on: date
+    closed_on: date
+    chain_seq: int = Field(description="the length of the case's event chain when removed")
+    chain_hash: str = Field(max_length=64, description="the hash at the chain's last position")
+    counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    documents: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    archived_years: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    closed_before: date = Field(description="the cut-off the purge was run with")
+    purged_at: datetime = Field(default_factory=utcnow)
+    purged_by: str
+
+
 class Notice(SQLModel, table=True):
     __tablename__ = "notice"
 

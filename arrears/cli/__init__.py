@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from arrears.cli.agreements import agreements_app, collateral_app
+from arrears.cli.archive import archive_app, purge
 from arrears.cli.cases import cases_app, escalate, policy_app
 from arrears.cli.courts import court_app, deadlines
 from arrears.cli.enforcement import disclosure, fines_app, transfers_app
@@ -58,5 +59,7 @@ app.add_typer(court_app, name="court")
 app.add_typer(holds_app, name="holds")
 app.add_typer(log_app, name="log")
 app.add_typer(reports_app, name="reports")
+app.add_typer(archive_app, name="archive")
+app.command()(purge)
 
 __all__ = ["app"]

@@ -46,6 +46,7 @@ def log_verify(
         out.print(
             f"checked {report.chains} chains, {report.events} events, "
             f"{report.heads_files} heads files in {folder}"
+            + (f"; {report.purged} purged case(s) skipped" if report.purged else "")
         )
         for problem in report.file_problems:
             out.print(f"heads file: {problem}")
