@@ -1,8 +1,8 @@
 """The bundle's sections: what each category of the year's archive holds, and who writes it.
 
 Each :class:`~cases.archive.context.Section` writes files into its category's folder. A category
-with no section yet (reports, statistics) is still in the bundle, as an empty folder the manifest
-lists with no sections. Adding a section is one line in :data:`SECTIONS`.
+with no section would still be in the bundle, as an empty folder the manifest lists with no
+sections. Adding a section is one line in :data:`SECTIONS`.
 
 documents (文件资料类)
     every letter and notice PDF issued in the year (``issued_on``), as filed, named
@@ -14,6 +14,8 @@ publicity (宣传资料类)
 circulars (通报资料类)
     ``circulars/disclosure-YYYY-QN.csv``: the draft list of serious non-payers of each of the
     year's quarters (:mod:`cases.disclosure`), as computed for the quarter's last day.
+reports (汇报资料类) and statistics (统计资料类)
+    :mod:`cases.archive.reports`.
 summaries (总结资料类) and information (信息资料类)
     :mod:`cases.archive.summaries` and :mod:`cases.archive.information`.
 """
@@ -30,6 +32,7 @@ from cases import disclosure
 from cases.archive.bundle import DOCUMENT_INDEX
 from cases.archive.context import ExportContext, Section, safe_name
 from cases.archive.information import write_information
+from cases.archive.reports import write_reports, write_statistics
 from cases.archive.summaries import write_summaries
 from cases.models import Case, Employer, Notice
 
@@ -164,6 +167,8 @@ def write_circulars(ctx: ExportContext, folder: Path) -> None:
 
 SECTIONS: tuple[Section, ...] = (
     Section("letters", "documents", write_documents),
+    Section("quarterly-assessments-and-officer-activity", "reports", write_reports),
+    Section("monthly-progress", "statistics", write_statistics),
     Section("year-summary", "summaries", write_summaries),
     Section("sms-and-voice", "publicity", write_publicity),
     Section("disclosure-lists", "circulars", write_circulars),

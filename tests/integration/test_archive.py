@@ -155,10 +155,12 @@ def test_a_copied_bundle_verifies_without_the_database(
         "information",
     ]
     assert categories["documents"]["title"] == "文件资料类"
-    assert categories["reports"]["files"] == 0 and categories["statistics"]["sections"] == []
-    with tarfile.open(bundle) as tar:
-        folders = {m.name for m in tar if m.isdir()}
-    assert {f"{TOP}/reports", f"{TOP}/statistics"} <= folders
+    assert categories["statistics"]["files"] == 24  # twelve months, CSV and XLSX
+    assert categories["reports"]["files"] == 10  # four quarters and the officers, both kinds
+    october = members[f"{TOP}/statistics/monthly-progress-2026-10.csv"].decode("utf-8-sig")
+    assert "和平区" in october
+    assert f"{TOP}/reports/quarterly-assessment-2026-Q4.xlsx" in members
+    assert f"{TOP}/reports/officer-activity-2026.csv" in members
     texts = members[f"{TOP}/publicity/sms-and-voice.csv"].decode()
     assert "贵单位欠缴社会保险费" in texts
     cases = list(csv.DictReader(io.StringIO(members[f"{TOP}/information/cases.csv"].decode())))
