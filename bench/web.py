@@ -28,6 +28,7 @@ target.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import random
@@ -391,6 +392,187 @@ def run_clients(base: str, officers: list[Officer], args: argparse.Namespace) ->
 
 
 # --------------------------------------------------------------------------------------------
+# The light clients: one asyncio loop in this process, one kept-alive connection per officer
+# --------------------------------------------------------------------------------------------
+
+
+class RawConnection:
+    """HTTP/1.1 on one kept-alive socket, as little Python per request as a browser's wire.
+
+    The measuring clients share the 2 cores with uvicorn and PostgreSQL: twenty ``httpx``
+    threads spend several times the CPU of the request they time, and a thread whose answer has
+    arrived waits for the GIL before it stops its clock. Here one event loop drives every
+    officer's connection; a request is a few writes and reads.
+    """
+
+    def __init__(self, host: str, port: int, cookie: str) -> None:
+        self.host, self.port, self.cookie = host, port, cookie
+        self.reader: Any = None
+        self.writer: Any = None
+
+    async def open(self) -> None:
+        import asyncio
+
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, str, bytes]:
+        """Send one request; returns (status, Location header, body).
+
+        An officer done early sits idle past uvicorn's keep-alive timeout and the server closes
+        the connection: like a browser, open a new one (its request never reached the app).
+        """
+        if self.reader.at_eof() or self.writer.is_closing():
+            await self.close()
+            await self.open()
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Cookie: {self.cookie}\r\nAccept: text/html\r\n"
+        )
+        if body:
+            head += (
+                "Content-Type: application/x-www-form-urlencoded\r\n"
+                f"Content-Length: {len(body)}\r\n"
+            )
+        self.writer.write(head.encode("latin-1") + b"\r\n" + body)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("the server closed the connection")
+        status = int(status_line.split()[1])
+        length, chunked, location = 0, False, ""
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            name, value = name.strip().lower(), value.strip()
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding" and "chunked" in value.lower():
+                chunked = True
+            elif name == "location":
+                location = value
+            elif name == "set-cookie":  # the session cookie signed again: keep it, as a browser
+                pair = value.split(";", 1)[0]
+                self.cookie = pair
+        if chunked:
+            parts = []
+            while size := int((await self.reader.readline()).split(b";")[0], 16):
+                parts.append(await self.reader.readexactly(size))
+                await self.reader.readline()
+            await self.reader.readline()
+            return status, location, b"".join(parts)
+        return status, location, await self.reader.readexactly(length) if length else b""
+
+
+def run_light_clients(base: str, officers: list[Officer], args: argparse.Namespace) -> Run:
+    """As :func:`run_clients`, with the requests on :class:`RawConnection` s in one event loop.
+
+    Signing in (not timed) goes through ``httpx``; its session cookie and CSRF token are then
+    used on the raw connection.
+    """
+    import asyncio
+
+    import httpx
+
+    clients = [
+        Client(
+            officer,
+            args.warmup,
+            args.claims,
+            args.pages + 1,
+            args.think_ms / 1000,
+            rng=random.Random(f"{SEED}-{officer.username}"),
+        )
+        for officer in officers
+    ]
+    parts = urlsplit(base)
+    signed: list[tuple[str, str] | None] = []
+    for client in clients:
+        with httpx.Client(base_url=base, follow_redirects=False, timeout=30) as http:
+            try:
+                token = client.sign_in(http)
+                cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+                signed.append((cookie, token))
+            except Exception as exc:  # reported, and the run goes on without this officer
+                client.errors.append(f"sign-in: {exc!r}")
+                signed.append(None)
+
+    async def pause(client: Client) -> None:
+        if client.think:
+            await asyncio.sleep(client.think * (0.5 + client.rng.random()))
+
+    async def take(client: Client, raw: RawConnection, form: bytes, timed: bool) -> None:
+        started = time.perf_counter()
+        try:
+            status, location, _ = await raw.request("POST", "/queue/take-next", form)
+        except Exception as exc:
+            client.errors.append(f"take-next: {exc!r}")
+            return
+        elapsed = 1000 * (time.perf_counter() - started)
+        found = CASE_PATH.match(urlsplit(location).path) if status == 303 else None
+        if found:
+            client.case_ids.append(int(found.group(1)))
+            if timed:
+                client.take_ms.append(elapsed)
+        elif status == 303 and "none_left=1" in location:
+            client.none_left += 1
+        else:
+            client.errors.append(f"take-next answered {status} {location}".strip())
+
+    async def page(client: Client, raw: RawConnection, case_id: int) -> None:
+        started = time.perf_counter()
+        try:
+            status, _, _ = await raw.request("GET", f"/cases/{case_id}")
+        except Exception as exc:
+            client.errors.append(f"case page {case_id}: {exc!r}")
+            return
+        elapsed = 1000 * (time.perf_counter() - started)
+        if status != 200:
+            client.errors.append(f"case page {case_id} answered {status}")
+        elif case_id != client.case_ids[0]:
+            client.page_ms.append(elapsed)
+
+    async def takes(client: Client, raw: RawConnection, token: str) -> None:
+        form = f"csrf_token={token}".encode()
+        for n in range(client.warmup + client.claims):
+            await take(client, raw, form, n >= client.warmup)
+            await pause(client)
+
+    async def pages(client: Client, raw: RawConnection) -> None:
+        for case_id in client.case_ids[: client.pages]:
+            await page(client, raw, case_id)
+            await pause(client)
+
+    async def main() -> tuple[float, float, float | None]:
+        working = [
+            (client, RawConnection(parts.hostname or "127.0.0.1", parts.port or 80, s[0]), s[1])
+            for client, s in zip(clients, signed, strict=True)
+            if s is not None
+        ]
+        for _client, raw, _token in working:
+            await raw.open()
+        load = load_average()
+        started = time.perf_counter()
+        await asyncio.gather(*(takes(c, raw, token) for c, raw, token in working))
+        take_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        await asyncio.gather(*(pages(c, raw) for c, raw, _token in working))
+        page_seconds = time.perf_counter() - started
+        for _client, raw, _token in working:
+            await raw.close()
+        return take_seconds, page_seconds, load
+
+    take_seconds, page_seconds, load_before = asyncio.run(main())
+    return Run(clients, take_seconds, page_seconds, load_before, load_average())
+
+
+# --------------------------------------------------------------------------------------------
 # Checks against the store
 # --------------------------------------------------------------------------------------------
 
@@ -601,6 +783,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="pause after each request, per officer, jittered 0.5-1.5x (default 0: back to back)",
     )
     parser.add_argument(
+        "--client",
+        choices=("light", "threads"),
+        default="light",
+        help="light (default): one asyncio loop with a raw kept-alive connection per officer; "
+        "threads: one httpx client thread per officer (heavier: it takes CPU from the server)",
+    )
+    parser.add_argument(
         "--pg-url",
         default=os.environ.get("ARREARS_BENCH_PG_URL", DEFAULT_PG_URL),
         help="PostgreSQL server to create the throwaway database on "
@@ -648,7 +837,8 @@ def main(argv: Sequence[str]) -> int:
             )
             try:
                 say(f"uvicorn at {base} with {args.workers} worker(s); load {load_average()}")
-                run = run_clients(base, officers, args)
+                drive = run_clients if args.client == "threads" else run_light_clients
+                run = drive(base, officers, args)
             finally:
                 stop_server(process)
                 server_log = (workdir / "uvicorn.log").read_text(errors="replace").strip()

@@ -7,9 +7,10 @@ fields. Editing any field, deleting an event or moving one breaks the chain from
 :mod:`cases.logcheck` finds the first broken link.
 
 Writers of a case's chain are serialised on the case's row in ``case_log_head`` (its last ``seq``
-and ``hash``): on PostgreSQL the row is locked ``FOR UPDATE`` until the writer's transaction ends;
-SQLite has one write lock for the whole database, taken here by the first write of the flush. The
-unique ``(case_id, seq)`` index is the last word: two writers can never both add position N.
+and ``hash``): on PostgreSQL the row is locked (an upsert) until the writer's transaction ends;
+SQLite has one write lock for the whole database, taken here by the first write of the flush. A
+trigger on ``case_event`` moves the head as each event is inserted. The unique
+``(case_id, seq)`` index is the last word: two writers can never both add position N.
 
 Events are chained wherever they are written: ORM flushes (a ``before_flush`` hook, installed on
 import) and :func:`chain_rows` for bulk inserts (``cases.casework.add_events``).
@@ -26,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, event, inspect, update
+from sqlalchemy import Connection, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import UOWTransaction
@@ -123,8 +124,7 @@ def _lock_heads(connection: Connection, case_ids: Sequence[int]) -> dict[int, tu
 
 
 def _chain(connection: Connection, events: Sequence[dict[str, Any]]) -> None:
-    """Give each event (a dict of its columns, in writing order) its seq, prev_hash and hash,
-    and move the chains' heads on."""
+    """Give each event (a dict of its columns, in writing order) its seq, prev_hash and hash."""
     missing = [e for e in events if not e.get("case_id")]
     if missing:
         raise ChainError(f"a case event must name its case before it is written: {missing[0]!r}")
@@ -135,14 +135,7 @@ def _chain(connection: Connection, events: Sequence[dict[str, Any]]) -> None:
         fields["prev_hash"] = prev
         fields["hash"] = link(prev, fields)
         heads[fields["case_id"]] = (fields["seq"], fields["hash"])
-    moved = [{"c": case_id, "s": seq, "h": value} for case_id, (seq, value) in heads.items()]
-    t = table(CaseLogHead)
-    connection.execute(
-        update(t)
-        .where(t.c.case_id == bindparam("c"))
-        .values(seq=bindparam("s"), hash=bindparam("h")),
-        moved,
-    )
+    # The heads move with the rows: a trigger on case_event (migration c7f2a9e4d6b8).
 
 
 def _columns(row: Mapping[str, Any]) -> dict[str, Any]:

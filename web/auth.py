@@ -106,8 +106,8 @@ def _load(request: Request) -> Viewer | None:
         return None
     app = arrears_app(request)
     # Every signed-in request reads this row: one cached statement on a pooled connection, no
-    # unit of work around it.
-    with app.engine.connect() as connection:
+    # unit of work around it, and no transaction (so no ROLLBACK round trip when it is returned).
+    with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         user = connection.execute(_USER_COLUMNS.where(col(User.id) == user_id)).one_or_none()
     valid = (
         user is not None
