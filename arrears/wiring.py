@@ -187,6 +187,21 @@ class App:
             )
 
     @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session that only reads: each statement on its own, no BEGIN or COMMIT sent.
+
+        PostgreSQL's READ COMMITTED gives each statement its own snapshot inside a transaction
+        too, so a page reading in this mode sees what it would have seen in one, for two round
+        trips less.
+        """
+        with Session(self._autocommit, expire_on_commit=False) as session:
+            yield session
+
+    @cached_property
+    def _autocommit(self) -> Engine:
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
     def session(self) -> Iterator[Session]:
         """One unit of work: committed when the block ends normally, rolled back otherwise."""
         with Session(self.engine, expire_on_commit=False) as session:

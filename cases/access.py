@@ -98,8 +98,13 @@ def case_district(session: Session, actor: Actor, case_id: int) -> str:
 
 def visible_case(session: Session, actor: Actor, case_id: int) -> Case:
     """The case, if ``actor`` may see it; else ``CaseNotFound``."""
-    case_district(session, actor, case_id)
     case = session.get(Case, case_id)
-    if case is None:  # deleted in between
+    if case is None:
+        raise CaseNotFound(f"no case {case_id}")
+    # The case carries its employer's district (kept by database triggers): one query, no join.
+    district = (
+        case.district if case.district is not None else case_district(session, actor, case_id)
+    )
+    if not actor.serves(district):
         raise CaseNotFound(f"no case {case_id}")
     return case

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, bindparam, exists, select
 from sqlmodel import Session, SQLModel, col
 
 from cases import ledger
@@ -187,14 +187,16 @@ _BY_CASE: tuple[Any, ...] = (
 )
 
 
-def _tables_with_rows(session: Session, case_id: int) -> set[Any]:
-    probe = select(
-        *(
-            exists().where(model.__table__.c.case_id == case_id).label(model.__tablename__)
-            for model in _BY_CASE
-        )
+_PROBE = select(
+    *(
+        exists().where(model.__table__.c.case_id == bindparam("case_id")).label(model.__tablename__)
+        for model in _BY_CASE
     )
-    found = session.execute(probe).one()
+)  # built once: every page asks it
+
+
+def _tables_with_rows(session: Session, case_id: int) -> set[Any]:
+    found = session.execute(_PROBE, {"case_id": case_id}).one()
     return {model for model, has in zip(_BY_CASE, found, strict=True) if has}
 
 

@@ -28,6 +28,7 @@ from cases.models import Case, Notice, User
 from cases.money import MoneyError, typed_yuan
 from cases.notices import SERVICE_METHODS
 from cases.promises import owed
+from cases.transfers import STEP as TRANSFER_STEP
 from cases.transfers import transfer_notice
 from cases.workdays import UnknownCalendarYear
 from web import arrears_app, event_text
@@ -501,9 +502,14 @@ def _page(
     refused: actions.ActionRefused | None = None,
     form: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
-    with app.session() as session:
+    with app.reading() as session:
         view = case_view(session, actor, case_id, as_of=app.today(), rules=app.policy.fee_rules)
-        transfer_order = _transfer_order(session, case_id, app)
+        # Only a case with a forced-transfer letter in its timeline can have its bank notice.
+        transfer_order = (
+            _transfer_order(session, case_id, app)
+            if any(e.kind == "notice" and e.step == TRANSFER_STEP for e in view.timeline)
+            else None
+        )
     supervising = actor.role in (Role.SUPERVISOR, Role.ADMIN)
     reader = reader_of(request, app.policy)
     return render(
