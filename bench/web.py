@@ -3,7 +3,8 @@
 Run from the repository root:
 
     .venv/bin/python bench/web.py [--cases 100000] [--officers 20] [--districts 4]
-        [--claims 100] [--pages 25] [--workers 2] [--think-ms 0] [--pg-url URL]
+        [--claims 100] [--pages 25] [--workers 2] [--server arrears] [--think-ms 0]
+        [--client light] [--pg-url URL]
 
 It builds a throwaway PostgreSQL store with ``bench/nightly.py``'s population (imported by path,
 not copied): open cases spread over Tianjin's 16 districts along the escalation ladder, with their
@@ -12,13 +13,13 @@ Priorities are refreshed once and the store is ANALYZEd. Officers are created wi
 ``cases.users.add_user`` (argon2: slow on purpose, so before any timing), a few districts with
 several officers each, so that takers of a district contend for the same top case.
 
-The app runs under a real ``uvicorn --factory web.app:from_environment`` in a child process on an
-ephemeral port of 127.0.0.1. One client thread per officer (``httpx``) signs in, then, all
-starting on one signal, POSTs ``/queue/take-next`` with its CSRF token ``--claims`` times and
-times each request until its 303 arrives. The case ids in the Location headers must all differ,
-and the store must agree: each claimed case held by the officer who got it, with exactly one
-``case_claimed`` event, in one of that officer's districts. Then every client GETs ``--pages`` of
-its claimed cases, all at once again, and times each page.
+The app runs as in production, ``arrears serve --workers 2`` in a child process on an ephemeral
+port of 127.0.0.1 (``--server uvicorn``: uvicorn's own ``--workers`` instead). Every officer
+signs in, then, all starting on one signal, POSTs ``/queue/take-next`` with its CSRF token
+``--claims`` times and times each request until its 303 arrives. The case ids in the Location
+headers must all differ, and the store must agree: each claimed case held by the officer who got
+it, with exactly one ``case_claimed`` event, in one of that officer's districts. Then every client
+GETs ``--pages`` of its claimed cases, all at once again, and times each page.
 
 A benchmark reports, it does not gate: the exit status is non-zero only when something failed
 outright (a case handed out twice, an error answer, the store disagreeing), not for a missed
@@ -202,8 +203,12 @@ def compile_translations() -> None:
     subprocess.run(["bash", "scripts/compile_translations.sh"], cwd=REPO_ROOT, check=True)
 
 
-def start_server(database_url: str, data_dir: Path, workers: int, log: Path) -> tuple[Any, str]:
-    """uvicorn with ``workers`` processes on a free port; returns the process and its base URL."""
+def start_server(
+    database_url: str, data_dir: Path, workers: int, log: Path, server: str = "arrears"
+) -> tuple[Any, str]:
+    """The web app with ``workers`` processes on a free port; returns the process and its base
+    URL. ``server``: ``arrears`` is ``arrears serve`` (each worker its own listening socket),
+    ``uvicorn`` is uvicorn's ``--workers`` (one socket shared by the workers)."""
     import httpx
 
     port = free_port()
@@ -211,20 +216,13 @@ def start_server(database_url: str, data_dir: Path, workers: int, log: Path) -> 
         "ARREARS_DATABASE_URL": database_url,
         "ARREARS_DATA_DIR": str(data_dir),
     }
-    command = [
-        str(Path(sys.executable).with_name("uvicorn")),
-        "--factory",
-        "web.app:from_environment",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
+    where = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    if server == "arrears":
+        command = [str(Path(sys.executable).with_name("arrears")), "serve", *where]
+        command += ["--no-access-log"]
+    else:
+        command = [str(Path(sys.executable).with_name("uvicorn")), "--factory"]
+        command += ["web.app:from_environment", *where, "--log-level", "warning", "--no-access-log"]
     with log.open("wb") as handle:
         process = subprocess.Popen(
             command, cwd=REPO_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
@@ -233,7 +231,7 @@ def start_server(database_url: str, data_dir: Path, workers: int, log: Path) -> 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"uvicorn exited with {process.returncode}: {log.read_text()}")
+            raise RuntimeError(f"the server exited with {process.returncode}: {log.read_text()}")
         try:
             if httpx.get(base + "/login", timeout=2).status_code == 200:
                 return process, base
@@ -241,7 +239,7 @@ def start_server(database_url: str, data_dir: Path, workers: int, log: Path) -> 
             pass
         time.sleep(0.2)
     stop_server(process)
-    raise RuntimeError(f"uvicorn did not answer within 60 s: {log.read_text()}")
+    raise RuntimeError(f"the server did not answer within 60 s: {log.read_text()}")
 
 
 def stop_server(process: Any) -> None:
@@ -773,8 +771,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--pages", type=int, default=25, help="timed case pages per officer (default 25)"
     )
+    parser.add_argument("--workers", type=int, default=2, help="web worker processes (default 2)")
     parser.add_argument(
-        "--workers", type=int, default=2, help="uvicorn worker processes (default 2)"
+        "--server",
+        choices=("arrears", "uvicorn"),
+        default="arrears",
+        help="arrears (default): `arrears serve`, each worker listening on its own socket; "
+        "uvicorn: `uvicorn --workers`, one listening socket shared by the workers",
     )
     parser.add_argument(
         "--think-ms",
@@ -833,22 +836,22 @@ def main(argv: Sequence[str]) -> int:
             database_url = settings.database_url
             data_dir = workdir / "server"
             process, base = start_server(
-                database_url, data_dir, args.workers, workdir / "uvicorn.log"
+                database_url, data_dir, args.workers, workdir / "server.log", args.server
             )
             try:
-                say(f"uvicorn at {base} with {args.workers} worker(s); load {load_average()}")
+                say(f"{args.server} at {base}, {args.workers} worker(s); load {load_average()}")
                 drive = run_clients if args.client == "threads" else run_light_clients
                 run = drive(base, officers, args)
             finally:
                 stop_server(process)
-                server_log = (workdir / "uvicorn.log").read_text(errors="replace").strip()
+                server_log = (workdir / "server.log").read_text(errors="replace").strip()
             problems = check_store(database_url, run)
             handed = Counter(case_id for c in run.clients for case_id in c.case_ids)
             twice = sorted(case_id for case_id, n in handed.items() if n > 1)
             if twice:
                 problems.insert(0, f"handed out twice: {twice[:20]}")
             if server_log:
-                say("uvicorn said:\n" + server_log[-4000:])
+                say("the server said:\n" + server_log[-4000:])
             report(run, args, build, problems)
         finally:
             backend.drop_all()

@@ -187,12 +187,23 @@ def task_done(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes (about one per core); each connection goes to one of them.",
+        ),
+    ] = 1,
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request (the proxy in front may log them already).")
+    ] = True,
 ) -> None:
     """Run the web service: officers' and supervisors' pages, Twilio's webhooks."""
     import uvicorn
 
     from web.app import create_app
     from web.pages import MissingCatalog
+    from web.serving import PortTaken, run_workers
 
     a = make_app()
     a.check_db()
@@ -203,7 +214,8 @@ def serve(
     with a.session() as session:
         users = session.execute(select(func.count()).select_from(User)).scalar_one()
     base = a.settings.public_base_url or f"http://{host}:{port}"
-    out.print(f"serving on http://{host}:{port}; transport: {a.transport.name}")
+    processes = f"{workers} workers" if workers > 1 else "1 process"
+    out.print(f"serving on http://{host}:{port} ({processes}); transport: {a.transport.name}")
     out.print(f"sign in at {base}/login")
     if not users:
         out.print(
@@ -212,4 +224,11 @@ def serve(
             "  arrears users add zhangwei --name 张伟 --role officer --district 和平区\n"
             "(each asks for the password twice)"
         )
-    uvicorn.run(api, host=host, port=port, log_level="info")
+    if workers == 1:
+        uvicorn.run(api, host=host, port=port, log_level="info", access_log=access_log)
+        return
+    a.engine.dispose()  # each worker opens its own connections
+    try:
+        run_workers(host, port, workers=workers, access_log=access_log)
+    except PortTaken as exc:
+        fail(str(exc))

@@ -1,0 +1,106 @@
+"""Serving the web app with several worker processes, each connection going to one of them.
+
+uvicorn's own ``--workers`` binds one listening socket in the parent and hands it to every
+worker; whichever worker is idle when connections arrive accepts all that are waiting. Browsers
+keep their connections open, so a morning's first burst of officers can end up on one worker
+while the others sit idle, and every page then waits for that one process (measured with
+``bench/web.py``: 18 of 20 officers on one of two workers).
+
+Here each worker binds its own listening socket on the same address with ``SO_REUSEPORT``
+(Linux), and the kernel spreads new connections over the workers' sockets by their addresses.
+uvicorn's supervisor still starts the workers, watches them and replaces one that dies: it
+hands each worker a :class:`SharedPort`, which a worker receiving it turns into its own listening
+socket (see ``__reduce__``). The parent keeps its socket bound, not listening, so no other
+program can take the port between a worker's death and its replacement.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from typing import Any
+
+APP_FACTORY = "web.app:from_environment"
+BACKLOG = 2048
+
+
+class PortTaken(Exception):
+    """The address cannot be listened on (in use, not ours, or not an address of this host)."""
+
+
+def reuse_port_supported() -> bool:
+    return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
+def _bound(family: int, address: tuple[Any, ...]) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _worker_listener(family: int, address: tuple[Any, ...], backlog: int) -> socket.socket:
+    """Run in a worker as it starts: its own listening socket in the port's group."""
+    sock = _bound(family, address)
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+class SharedPort(socket.socket):
+    """The parent's socket on the address, bound but not listening (connections go only to
+    listening sockets). Sent to a worker process, it arrives as that worker's own listener."""
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return (_worker_listener, (self.family, self.getsockname(), BACKLOG))
+
+
+def shared_port(host: str, port: int) -> SharedPort:
+    """Bind ``host:port`` for a group of workers; ``PortTaken`` says why it cannot be."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise PortTaken(f"{host}: not an address this machine can listen on ({exc})") from exc
+    family, _, _, _, address = infos[0]
+    sock = SharedPort(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise PortTaken(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return sock
+
+
+def run_workers(
+    host: str, port: int, *, workers: int, access_log: bool = True, log_level: str = "info"
+) -> None:
+    """Serve the app from the environment's settings with ``workers`` processes until
+    interrupted (SIGINT or SIGTERM); each worker builds the app itself (``APP_FACTORY``)."""
+    import uvicorn
+
+    if not reuse_port_supported():
+        raise PortTaken("several workers need SO_REUSEPORT (Linux); run with --workers 1")
+    from uvicorn.supervisors import Multiprocess
+
+    sock = shared_port(host, port)
+    config = uvicorn.Config(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=sock.getsockname()[1],
+        workers=workers,
+        log_level=log_level,
+        access_log=access_log,
+        backlog=BACKLOG,
+    )
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()
