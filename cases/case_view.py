@@ -13,16 +13,18 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, bindparam, exists, select
+from sqlalchemy import ColumnElement, bindparam, exists, func, select
 from sqlmodel import Session, SQLModel, col
 
 from cases import ledger
-from cases.access import Actor, visible_case
-from cases.accounts import ItemLine, case_items, load_books
+from cases.access import Actor, CaseNotFound
+from cases.accounts import FEE_FREE_STATUSES, ItemLine, case_items, load_book
 from cases.agreements import Standing, standing
+from cases.bulk import table
 from cases.models import (
     ApprovalRequest,
     BankInquiry,
+    Case,
     CourtApplication,
     Deferral,
     Employer,
@@ -187,32 +189,69 @@ _BY_CASE: tuple[Any, ...] = (
 )
 
 
-_PROBE = select(
-    *(
-        exists().where(model.__table__.c.case_id == bindparam("case_id")).label(model.__tablename__)
-        for model in _BY_CASE
+_case = table(Case)
+_employer = table(Employer)
+_officer = table(User)
+_other_case = table(Case).alias("other_case")
+
+# Everything the page needs to know before it reads the lists, in one statement built once: the
+# case, its employer, its officer's name, and which of the lists have rows at all (most cases
+# have nothing in most of them; only those that do are read).
+_HEAD = (
+    select(
+        _case.c.id,
+        _case.c.employer_id,
+        _case.c.status,
+        _case.c.stage,
+        _case.c.stage_step,
+        _case.c.opened_on,
+        _case.c.closed_on,
+        _case.c.first_overdue_on,
+        _case.c.policy_name,
+        _case.c.policy_version,
+        _case.c.officer_id,
+        _case.c.uncooperative,
+        _case.c.malicious,
+        # Kept equal to the employer's by database triggers; the employer's if ever missing.
+        func.coalesce(_case.c.district, _employer.c.district).label("case_district"),
+        _employer.c.code,
+        _employer.c.name,
+        _employer.c.district,
+        _employer.c.contact_name,
+        _employer.c.mobile,
+        _employer.c.address,
+        _employer.c.sms_opted_out,
+        _officer.c.display_name.label("officer_name"),
+        exists().where(table(Payment).c.employer_id == _employer.c.id).label("has_payments"),
+        # A fee-free deferral on any of the employer's cases: its items' late fees need it.
+        exists()
+        .where(
+            table(Deferral).c.case_id == _other_case.c.id,
+            _other_case.c.employer_id == _employer.c.id,
+            table(Deferral).c.status.in_(FEE_FREE_STATUSES),
+        )
+        .label("has_deferrals"),
+        *(
+            exists().where(table(model).c.case_id == _case.c.id).label(model.__tablename__)
+            for model in _BY_CASE
+        ),
     )
-)  # built once: every page asks it
-
-
-def _tables_with_rows(session: Session, case_id: int) -> set[Any]:
-    found = session.execute(_PROBE, {"case_id": case_id}).one()
-    return {model for model, has in zip(_BY_CASE, found, strict=True) if has}
+    .select_from(
+        _case.join(_employer, _employer.c.id == _case.c.employer_id).outerjoin(
+            _officer, _officer.c.id == _case.c.officer_id
+        )
+    )
+    .where(_case.c.id == bindparam("case_id"))
+)
 
 
 def case_view(
     session: Session, actor: Actor, case_id: int, *, as_of: date, rules: ledger.FeeRules
 ) -> CaseView:
-    case = visible_case(session, actor, case_id)
-    employer = session.get(Employer, case.employer_id)
-    assert employer is not None and employer.id is not None and case.id is not None
-    book = load_books(session, [employer.id])[employer.id]
-    pos, items = case_items(book, case.id, as_of, rules)
-    officer = session.get(User, case.officer_id) if case.officer_id else None
-
-    # Most cases have nothing in most of these tables: one query asks which have rows for the
-    # case, and only those are read (the page used to make a query per table).
-    present = _tables_with_rows(session, case.id)
+    case = session.execute(_HEAD, {"case_id": case_id}).one_or_none()
+    if case is None or not actor.serves(case.case_district):
+        raise CaseNotFound(f"no case {case_id}")
+    present = {model for model in _BY_CASE if case._mapping[model.__tablename__]}
 
     def rows(model: type[M], where: ColumnElement[bool], *, order: Ordering) -> list[M]:
         if model in _BY_CASE and model not in present:
@@ -220,9 +259,27 @@ def case_view(
         by = order if isinstance(order, tuple) else (order,)
         return list(session.execute(select(model).where(where).order_by(*by)).scalars())
 
-    payments = rows(
-        Payment, col(Payment.employer_id) == employer.id, order=col(Payment.paid_on).desc()
+    payments = (
+        list(
+            session.execute(
+                select(Payment)
+                .where(col(Payment.employer_id) == case.employer_id)
+                .order_by(col(Payment.paid_on).desc())
+            ).scalars()
+        )
+        if case.has_payments
+        else []
     )
+    book = load_book(
+        session,
+        case.employer_id,
+        (
+            ledger.Payment(payment_id=p.id or 0, amount=p.amount_fen, paid_on=p.paid_on)
+            for p in payments
+        ),
+        deferrals=case.has_deferrals,
+    )
+    pos, items = case_items(book, case_id, as_of, rules)
     agreement = next(
         iter(
             rows(
@@ -257,14 +314,14 @@ def case_view(
 
     return CaseView(
         case_id=case.id,
-        employer_id=employer.id,
-        employer_code=employer.code,
-        employer_name=employer.name,
-        district=employer.district,
-        contact_name=employer.contact_name,
-        mobile=employer.mobile,
-        address=employer.address,
-        sms_opted_out=employer.sms_opted_out,
+        employer_id=case.employer_id,
+        employer_code=case.code,
+        employer_name=case.name,
+        district=case.district,
+        contact_name=case.contact_name,
+        mobile=case.mobile,
+        address=case.address,
+        sms_opted_out=case.sms_opted_out,
         status=case.status,
         closed=CaseStatus(case.status) in CLOSED,
         stage=case.stage,
@@ -273,7 +330,7 @@ def case_view(
         closed_on=case.closed_on,
         first_overdue_on=case.first_overdue_on,
         policy=f"{case.policy_name} {case.policy_version}",
-        officer=officer.display_name if officer else None,
+        officer=case.officer_name,
         officer_id=case.officer_id,
         uncooperative=case.uncooperative,
         malicious=case.malicious,

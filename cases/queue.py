@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlmodel import Session, col
 
 from cases import ledger
@@ -218,7 +218,7 @@ def case_detail(
                 "document_number": n.document_number,
                 "issued_on": str(n.issued_on),
                 "served_on": str(n.served_on) if n.served_on else None,
-                "pdf": n.content_sha256 is not None,
+                "pdf": bool(n.pdf),
             }
             for n in _notices(session, case.id)
         ],
@@ -239,22 +239,53 @@ def case_detail(
     }
 
 
-def _events(session: Session, case_id: int) -> list[CaseEvent]:
+# The timeline's two reads, built once (every case page makes them): the columns it shows, as
+# rows rather than ORM objects.
+_EVENTS = (
+    select(
+        col(CaseEvent.on_date),
+        col(CaseEvent.at),
+        col(CaseEvent.kind),
+        col(CaseEvent.actor),
+        col(CaseEvent.message),
+        col(CaseEvent.step),
+        col(CaseEvent.policy_version),
+        col(CaseEvent.data),
+    )
+    .where(col(CaseEvent.case_id) == bindparam("case_id"))
+    .order_by(col(CaseEvent.id))
+)
+_NOTICES = (
+    select(
+        col(Notice.id),
+        col(Notice.step),
+        col(Notice.channel),
+        col(Notice.status),
+        col(Notice.document_number),
+        col(Notice.document_type),
+        col(Notice.issued_on),
+        col(Notice.created_at),
+        col(Notice.content_sha256).is_not(None).label("pdf"),
+        col(Notice.served_on),
+        col(Notice.deadline_on),
+        col(Notice.recipient),
+        col(Notice.service_method),
+        col(Notice.error_code),
+        col(Notice.error),
+    )
+    .where(col(Notice.case_id) == bindparam("case_id"))
+    .order_by(col(Notice.id))
+)
+
+
+def _events(session: Session, case_id: int) -> Sequence[Row[Any]]:
     """The case's log, oldest first."""
-    return list(
-        session.execute(
-            select(CaseEvent).where(col(CaseEvent.case_id) == case_id).order_by(col(CaseEvent.id))
-        ).scalars()
-    )
+    return session.execute(_EVENTS, {"case_id": case_id}).all()
 
 
-def _notices(session: Session, case_id: int) -> list[Notice]:
+def _notices(session: Session, case_id: int) -> Sequence[Row[Any]]:
     """What was sent or printed for the case, oldest first."""
-    return list(
-        session.execute(
-            select(Notice).where(col(Notice.case_id) == case_id).order_by(col(Notice.id))
-        ).scalars()
-    )
+    return session.execute(_NOTICES, {"case_id": case_id}).all()
 
 
 @dataclass(frozen=True)
@@ -326,7 +357,7 @@ def timeline_of(session: Session, case_id: int) -> list[TimelineEntry]:
             status=n.status,
             document_number=n.document_number,
             document_type=n.document_type,
-            pdf=n.content_sha256 is not None,
+            pdf=bool(n.pdf),
             served_on=n.served_on,
             deadline_on=n.deadline_on,
             recipient=n.recipient,
@@ -354,7 +385,7 @@ _CHANNELS = {
 }
 
 
-def _notice_message(n: Notice) -> str:
+def _notice_message(n: Row[Any]) -> str:
     what = n.document_type or n.step
     parts = [f"{_CHANNELS.get(n.channel, n.channel)} {what.replace('_', ' ')}"]
     if n.document_number:

@@ -13,7 +13,7 @@ from hashlib import sha256
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import col
 
 from arrears.wiring import App
@@ -21,7 +21,7 @@ from cases.access import Actor, Role
 from cases.districts import DISTRICT_NAMES
 from cases.models import User
 from cases.users import DEFAULT_LANGUAGE, LANGUAGES
-from web import arrears_app
+from web import app_of
 from web.labels import N_
 from web.security import PUBLIC, SIGNED_IN, csrf_token, declares, roles
 
@@ -88,7 +88,7 @@ def end_session(request: Request) -> None:
     request.state.viewer = None
 
 
-_USER_COLUMNS = select(
+_USER = select(
     col(User.id),
     col(User.username),
     col(User.role),
@@ -97,18 +97,18 @@ _USER_COLUMNS = select(
     col(User.display_name),
     col(User.language),
     col(User.active),
-)
+).where(col(User.id) == bindparam("user_id"))
 
 
 def _load(request: Request) -> Viewer | None:
     user_id = request.session.get(SESSION_USER)
     if not isinstance(user_id, int):
         return None
-    app = arrears_app(request)
+    app = app_of(request)
     # Every signed-in request reads this row: one cached statement on a pooled connection, no
     # unit of work around it, and no transaction (so no ROLLBACK round trip when it is returned).
     with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        user = connection.execute(_USER_COLUMNS.where(col(User.id) == user_id)).one_or_none()
+        user = connection.execute(_USER, {"user_id": user_id}).one_or_none()
     valid = (
         user is not None
         and user.active

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.support import Translations
 from fastapi import Request
@@ -120,6 +121,8 @@ class Pages:
         self.timezone = timezone
         loader = FileSystemLoader(templates_dir)
         self.translations = {lang: load_translations(lang, locale_dir) for lang in LANGUAGES}
+        # Parsed once: Babel would parse the name again for every date on every page.
+        self.locales = {lang: Locale.parse(lang) for lang in LANGUAGES}
         self.environments = {lang: self._environment(lang, loader) for lang in LANGUAGES}
 
     def _environment(self, language: str, loader: FileSystemLoader) -> Environment:
@@ -130,6 +133,7 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
             extensions=["jinja2.ext.i18n"],
+            auto_reload=False,  # the templates ship with the code: no stat of each file per page
         )
         env.policies["ext.i18n.trimmed"] = True
         env.install_gettext_translations(self.translations[language], newstyle=True)
@@ -151,10 +155,12 @@ class Pages:
     def agency_date(self, value: date | datetime, language: str) -> str:
         """A date as the agency writes it; an instant is first put in the agency's zone."""
         day = self._local(value).date() if isinstance(value, datetime) else value
-        return format_date(day, DATE_PATTERNS[language], locale=language)
+        return format_date(day, DATE_PATTERNS[language], locale=self.locales[language])
 
     def agency_time(self, value: datetime, language: str) -> str:
-        return format_datetime(self._local(value), TIME_PATTERNS[language], locale=language)
+        return format_datetime(
+            self._local(value), TIME_PATTERNS[language], locale=self.locales[language]
+        )
 
     def nav(self, viewer: Viewer | None, path: str, language: str) -> list[NavLink]:
         if viewer is None:
