@@ -16,12 +16,27 @@ program can take the port between a worker's death and its replacement.
 
 from __future__ import annotations
 
+import gc
 import socket
 import sys
 from typing import Any
 
 APP_FACTORY = "web.app:from_environment"
 BACKLOG = 2048
+# The cyclic garbage collector's thresholds while serving (Python's are 700, 10, 10): a page
+# allocates tens of thousands of objects (rows, ORM states, template output), and at 700 the
+# young generation was collected dozens of times per page. Measured with bench/web.py, back to
+# back: take-next 322-335 → 373-439 claims/s, and the slowest claim 200-308 → 88-117 ms.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """Set a serving process's garbage collector up, once its app is built: what start-up made
+    (modules, the app, compiled statements) is frozen out of every later collection, and the
+    young generation is collected less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class PortTaken(Exception):

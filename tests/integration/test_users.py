@@ -289,11 +289,18 @@ def test_serve_says_how_to_sign_in_the_first_time(
 ) -> None:
     import uvicorn
 
+    import web.serving
+
     served: list[dict[str, object]] = []
     monkeypatch.setattr(uvicorn, "run", lambda api, **options: served.append(options))
+    # The serving process's collector is tuned before it serves (not this test process's).
+    monkeypatch.setattr(web.serving, "tune_gc", lambda: served.append({"gc": "tuned"}))
     code, output = run(db_env, "serve", "--port", "8123")
     assert code == 0, output
-    assert served == [{"host": "127.0.0.1", "port": 8123, "log_level": "info", "access_log": True}]
+    assert served == [
+        {"gc": "tuned"},
+        {"host": "127.0.0.1", "port": 8123, "log_level": "info", "access_log": True},
+    ]
     assert "sign in at http://127.0.0.1:8123/login" in output
     assert "no users yet" in output and "arrears users add admin" in output
 
