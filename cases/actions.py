@@ -10,7 +10,7 @@ The work is split by noun: contacts (calls, notes, interviews, bank inquiries, s
 disputes, promises and receipts, collateral and deferred-payment agreements, the employer's
 statement, approvals, holds (legal challenges, deferrals), assignment, forced-transfer results,
 fines, the court application; giving a case back is ``cases.claims``'s and the timeline
-``cases.queue``'s.
+``cases.timeline``'s.
 """
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ from cases.holds import (
 )
 from cases.notices import SERVICE_METHODS
 from cases.promises import PROMISE_MAX_DAYS, Receipt, record_payment, record_promise
-from cases.queue import TimelineEntry, case_timeline
 from cases.refusals import NOTE_MAX, ActionRefused
 from cases.statements import record_statement, review_statement
+from cases.timeline import TimelineEntry, case_timeline
 from cases.transfers import TRANSFER_RESULTS, record_transfer_execution
 
 __all__ = [

@@ -41,8 +41,8 @@ from cases.models import (
     User,
 )
 from cases.priorities import DEAD_NOTICE_STATUSES
-from cases.queue import TimelineEntry, timeline_of
 from cases.states import CLOSED, CaseStatus
+from cases.timeline import TimelineEntry, timeline_of
 
 M = TypeVar("M", bound=SQLModel)
 Ordering = ColumnElement[Any] | tuple[ColumnElement[Any], ...]

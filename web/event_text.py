@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from cases.deliveries import PROVIDER_ERRORS, UNKNOWN_PROVIDER_ERROR
-from cases.queue import TimelineEntry
+from cases.timeline import TimelineEntry
 from notifications.letter_context import KIND_LABELS, TITLES
 from web.explain import Reader
 from web.labels import N_, label
