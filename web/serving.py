@@ -47,8 +47,11 @@ def reuse_port_supported() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
-def _bound(family: int, address: tuple[Any, ...]) -> socket.socket:
-    sock = socket.socket(family, socket.SOCK_STREAM)
+def _bound(
+    family: int, address: tuple[Any, ...], kind: type[socket.socket] = socket.socket
+) -> socket.socket:
+    """A socket of ``kind`` bound to ``address`` in the address's ``SO_REUSEPORT`` group."""
+    sock = kind(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -63,7 +66,6 @@ def _worker_listener(family: int, address: tuple[Any, ...], backlog: int) -> soc
     """Run in a worker as it starts: its own listening socket in the port's group."""
     sock = _bound(family, address)
     sock.listen(backlog)
-    sock.set_inheritable(True)
     return sock
 
 
@@ -82,14 +84,11 @@ def shared_port(host: str, port: int) -> SharedPort:
     except socket.gaierror as exc:
         raise PortTaken(f"{host}: not an address this machine can listen on ({exc})") from exc
     family, _, _, _, address = infos[0]
-    sock = SharedPort(family, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind(address)
+        sock = _bound(family, address, SharedPort)
     except OSError as exc:
-        sock.close()
         raise PortTaken(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    assert isinstance(sock, SharedPort)
     return sock
 
 
