@@ -9,9 +9,10 @@ while the others sit idle, and every page then waits for that one process (measu
 Here each worker binds its own listening socket on the same address with ``SO_REUSEPORT``
 (Linux), and the kernel spreads new connections over the workers' sockets by their addresses.
 uvicorn's supervisor still starts the workers, watches them and replaces one that dies: it
-hands each worker a :class:`SharedPort`, which a worker receiving it turns into its own listening
-socket (see ``__reduce__``). The parent keeps its socket bound, not listening, so no other
-program can take the port between a worker's death and its replacement.
+hands each worker a :class:`SharedPort`, which a worker receiving it turns into its own socket,
+listening once that worker is ready to serve (see ``__reduce_ex__``). The parent keeps its socket
+bound, not listening, so no other program can take the port between a worker's death and its
+replacement.
 """
 
 from __future__ import annotations
@@ -62,11 +63,13 @@ def _bound(
     return sock
 
 
-def _worker_listener(family: int, address: tuple[Any, ...], backlog: int) -> socket.socket:
-    """Run in a worker as it starts: its own listening socket in the port's group."""
-    sock = _bound(family, address)
-    sock.listen(backlog)
-    return sock
+def _worker_socket(family: int, address: tuple[Any, ...]) -> socket.socket:
+    """Run in a worker as it starts: its own socket in the port's group. It listens only once the
+    worker's app is built and its server starts (the event loop's ``create_server`` calls
+    ``listen``): a socket listening earlier would collect its share of new connections for the
+    seconds a starting worker spends importing and building the app, and those users would wait
+    while the other workers idle."""
+    return _bound(family, address)
 
 
 class SharedPort(socket.socket):
@@ -74,7 +77,7 @@ class SharedPort(socket.socket):
     listening sockets). Sent to a worker process, it arrives as that worker's own listener."""
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
-        return (_worker_listener, (self.family, self.getsockname(), BACKLOG))
+        return (_worker_socket, (self.family, self.getsockname()))
 
 
 def shared_port(host: str, port: int) -> SharedPort:
