@@ -31,7 +31,7 @@ from web.errors import install_error_pages
 from web.pages import PAGES_KEY, STATIC_DIR, Pages
 from web.report_pages import router as report_router
 from web.security import STATIC_PATH, check_routes, csrf_protect, install_middleware
-from web.serving import tune_gc
+from web.serving import ready_to_serve
 from web.twilio_hooks import router as twilio_router
 from web.work_pages import router as work_router
 
@@ -83,5 +83,5 @@ def from_environment() -> FastAPI:
     """The application configured from the environment, in a process that serves it (for
     ``uvicorn --factory``, and each worker of ``arrears serve --workers``)."""
     api = create_app(App(Settings()))
-    tune_gc()
+    ready_to_serve(api)
     return api

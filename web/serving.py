@@ -40,6 +40,15 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def ready_to_serve(api: Any) -> None:
+    """What a serving process does once its app is built, before its first request: every page
+    template compiled (``web.pages.Pages.compile_all``), then the collector tuned."""
+    from web.pages import PAGES_KEY
+
+    getattr(api.state, PAGES_KEY).compile_all()
+    tune_gc()
+
+
 class PortTaken(Exception):
     """The address cannot be listened on (in use, not ours, or not an address of this host)."""
 

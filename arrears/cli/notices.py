@@ -203,7 +203,7 @@ def serve(
 
     from web.app import create_app
     from web.pages import MissingCatalog
-    from web.serving import PortTaken, run_workers, tune_gc
+    from web.serving import PortTaken, ready_to_serve, run_workers
 
     a = make_app()
     a.check_db()
@@ -225,7 +225,7 @@ def serve(
             "(each asks for the password twice)"
         )
     if workers == 1:
-        tune_gc()
+        ready_to_serve(api)
         uvicorn.run(api, host=host, port=port, log_level="info", access_log=access_log)
         return
     a.engine.dispose()  # each worker opens its own connections

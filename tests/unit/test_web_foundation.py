@@ -88,6 +88,21 @@ def test_templates_escape_what_they_show(pages: Pages) -> None:
     )
 
 
+def test_template_messages_are_translated_formatted_and_escaped(pages: Pages) -> None:
+    template = (
+        '{{ _("Sign in") }}|{{ _("Sign in") }}|{{ _("100%% paid") }}|'
+        '{{ _("Case %(case)s", case=name) }}|{% trans %}Sign in{% endtrans %}'
+    )
+    shown = {
+        lang: pages.environments[lang].from_string(template).render(name="<b>7</b>")
+        for lang in ("zh_CN", "en")
+    }
+    # Kept once translated, each language its own; a percent sign written %% whether or not the
+    # message has arguments; arguments escaped, the translation itself not.
+    assert shown["zh_CN"] == "登录|登录|100% paid|Case &lt;b&gt;7&lt;/b&gt;|登录"
+    assert shown["en"] == "Sign in|Sign in|100% paid|Case &lt;b&gt;7&lt;/b&gt;|Sign in"
+
+
 def test_every_role_has_a_home_page() -> None:
     assert {role: home_path(role) for role in Role} == {
         Role.OFFICER: "/queue",
