@@ -8,10 +8,11 @@ Core executes one statement per chunk and streams the rows it is given.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import cache
 from itertools import islice
 from typing import Any, cast
 
-from sqlalchemy import Boolean, Table, any_, bindparam, insert
+from sqlalchemy import Boolean, Insert, Table, any_, bindparam, insert
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -32,6 +33,12 @@ def _chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str
         yield chunk
 
 
+@cache
+def _insert_into(model: type[SQLModel]) -> Insert:
+    """A plain INSERT into ``model``'s table, built once (its cache key then is computed once)."""
+    return insert(table(model))
+
+
 def insert_rows(
     session: Session, model: type[SQLModel], rows: Iterable[dict[str, Any]], chunk: int = CHUNK
 ) -> int:
@@ -42,7 +49,7 @@ def insert_rows(
     for part in _chunks(rows, chunk):
         if chained and any(row.get("hash") is None for row in part):
             raise ValueError("case events are written through cases.casework.add_events (chained)")
-        connection.execute(insert(table(model)), part)
+        connection.execute(_insert_into(model), part)
         count += len(part)
     return count
 

@@ -24,7 +24,7 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, Update, bindparam, select, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.selectable import Alias
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -87,6 +87,44 @@ def through_queue_index(index: str = UNCLAIMED_INDEX) -> _IndexedBy:
     return alias
 
 
+def _pick(queue: _IndexedBy) -> Select[tuple[int]]:
+    """The top unclaimed open case through ``queue``, its row locked (or passed over when another
+    taker holds it)."""
+    return (
+        select(queue.c.id)
+        .where(queue.c.officer_id.is_(None), queue.c.closed_on.is_(None))
+        .order_by(queue.c.priority.desc(), queue.c.id.desc())
+        .limit(1)
+        .with_for_update(of=queue, skip_locked=True)
+    )
+
+
+def _claiming(pick: Select[tuple[int]]) -> Update:
+    """Claim the case ``pick`` finds for ``:taker`` at ``:claimed``, if still unclaimed."""
+    c = table(Case)
+    return (
+        update(c)
+        .where(c.c.id == pick.scalar_subquery(), c.c.officer_id.is_(None))
+        .values(
+            officer_id=bindparam("taker"),
+            claimed_at=bindparam("claimed"),
+            updated_at=bindparam("claimed"),
+        )
+        .returning(c.c.id)
+    )
+
+
+@cache
+def _claim_statement(index: str, *, by_district: bool) -> Update:
+    """Built once: the claim of the city's top case, or (``by_district``) of ``:in_district``'s top
+    case through its own index, top row first ("= ANY" would lose the index's order)."""
+    queue = through_queue_index(index)
+    pick = _pick(queue)
+    if by_district:
+        pick = pick.where(queue.c.district == bindparam("in_district"))
+    return _claiming(pick)
+
+
 def take_next(
     session: Session, *, actor: Actor, today: date, districts: list[str] | None = None
 ) -> int | None:
@@ -105,32 +143,17 @@ def take_next(
         wanted = served(actor)
     if wanted == []:
         return None
-    # One district (an officer's usual case): its own index, top row first. Several: the city's
-    # queue in order, skipping other districts' rows (the case carries its district: no join).
-    c = table(Case)
-    queue = through_queue_index(DISTRICT_INDEX if wanted and len(wanted) == 1 else UNCLAIMED_INDEX)
-    pick = (
-        select(queue.c.id)
-        .where(queue.c.officer_id.is_(None), queue.c.closed_on.is_(None))
-        .order_by(queue.c.priority.desc(), queue.c.id.desc())
-        .limit(1)
-        .with_for_update(of=queue, skip_locked=True)
-    )
-    if wanted is not None and len(wanted) == 1:
-        pick = pick.where(queue.c.district == wanted[0])  # "= ANY" would lose the index's order
-    elif wanted is not None:
-        pick = pick.where(among(queue.c.district, wanted))
     now = utcnow()
-    case_id: int | None = (
-        session.connection()
-        .execute(
-            update(c)
-            .where(c.c.id == pick.scalar_subquery(), c.c.officer_id.is_(None))
-            .values(officer_id=actor.user_id, claimed_at=now, updated_at=now)
-            .returning(c.c.id)
-        )
-        .scalar_one_or_none()
-    )
+    params: dict[str, Any] = {"taker": actor.user_id, "claimed": now}
+    if wanted is None:
+        statement = _claim_statement(UNCLAIMED_INDEX, by_district=False)
+    elif len(wanted) == 1:
+        statement = _claim_statement(DISTRICT_INDEX, by_district=True)
+        params["in_district"] = wanted[0]
+    else:  # the city's queue in order, skipping other districts' rows
+        queue = through_queue_index(UNCLAIMED_INDEX)
+        statement = _claiming(_pick(queue).where(among(queue.c.district, wanted)))
+    case_id: int | None = session.connection().execute(statement, params).scalar_one_or_none()
     if case_id is not None:
         add_events(
             session,

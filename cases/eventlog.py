@@ -25,6 +25,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, event, inspect
@@ -110,17 +111,23 @@ def _lock_heads(connection: Connection, case_ids: Sequence[int]) -> dict[int, tu
     write lock before anything is read, so the heads returned are the last committed ones. Rows
     are locked in case order, so two writers of the same chains cannot deadlock.
     """
-    heads = table(CaseLogHead)
     new = [
         {"case_id": i, "seq": 0, "hash": GENESIS, "sealed_seq": 0} for i in sorted(set(case_ids))
     ]
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = (
+    statement = _lock_statement(connection.dialect.name)
+    return {row.case_id: (row.seq, row.hash) for row in connection.execute(statement, new)}
+
+
+@cache
+def _lock_statement(dialect_name: str) -> Any:
+    """``_lock_heads``'s upsert, built once per dialect."""
+    heads = table(CaseLogHead)
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (
         dialect.insert(heads)
         .on_conflict_do_update(index_elements=[heads.c.case_id], set_={"seq": heads.c.seq})
         .returning(heads.c.case_id, heads.c.seq, heads.c.hash, sort_by_parameter_order=True)
     )
-    return {row.case_id: (row.seq, row.hash) for row in connection.execute(statement, new)}
 
 
 def _chain(connection: Connection, events: Sequence[dict[str, Any]]) -> None:
