@@ -65,10 +65,15 @@ def event_row(
     }
 
 
-def add_events(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Write event rows (from :func:`event_row`), each chained onto its case's log."""
+def add_events(
+    session: Session,
+    rows: list[dict[str, Any]],
+    locked: Mapping[int, tuple[int, str]] | None = None,
+) -> None:
+    """Write event rows (from :func:`event_row`), each chained onto its case's log (``locked``:
+    the chain heads as the caller locked them, see ``cases.eventlog.chain_rows``)."""
     if rows:
-        insert_rows(session, CaseEvent, eventlog.chain_rows(session.connection(), rows))
+        insert_rows(session, CaseEvent, eventlog.chain_rows(session.connection(), rows, locked))
 
 
 def load_open_cases(session: Session, employer_ids: Iterable[int]) -> dict[int, OpenCase]:

@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, event, inspect
+from sqlalchemy import Connection, event, inspect, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import UOWTransaction
@@ -118,6 +118,23 @@ def _lock_heads(connection: Connection, case_ids: Sequence[int]) -> dict[int, tu
     return {row.case_id: (row.seq, row.hash) for row in connection.execute(statement, new)}
 
 
+def lock_head_of(case_ids: Any) -> Any:
+    """PostgreSQL: an upsert locking the chain head of each case ``case_ids`` (a selectable of
+    one ``id`` column, such as a data-modifying CTE) and returning it, for a statement that both
+    writes the cases and locks their chains in one round trip (``cases.claims``). Its rows are
+    what :func:`_lock_heads` returns."""
+    heads = table(CaseLogHead)
+    return (
+        postgresql.insert(heads)
+        .from_select(
+            ["case_id", "seq", "hash", "sealed_seq"],
+            select(case_ids.c.id, literal(0), literal(GENESIS), literal(0)),
+        )
+        .on_conflict_do_update(index_elements=[heads.c.case_id], set_={"seq": heads.c.seq})
+        .returning(heads.c.case_id, heads.c.seq, heads.c.hash)
+    )
+
+
 @cache
 def _lock_statement(dialect_name: str) -> Any:
     """``_lock_heads``'s upsert, built once per dialect."""
@@ -130,12 +147,22 @@ def _lock_statement(dialect_name: str) -> Any:
     )
 
 
-def _chain(connection: Connection, events: Sequence[dict[str, Any]]) -> None:
-    """Give each event (a dict of its columns, in writing order) its seq, prev_hash and hash."""
+def _chain(
+    connection: Connection,
+    events: Sequence[dict[str, Any]],
+    locked: Mapping[int, tuple[int, str]] | None = None,
+) -> None:
+    """Give each event (a dict of its columns, in writing order) its seq, prev_hash and hash.
+    ``locked``: the chains' heads, already locked by the caller in this transaction."""
     missing = [e for e in events if not e.get("case_id")]
     if missing:
         raise ChainError(f"a case event must name its case before it is written: {missing[0]!r}")
-    heads = _lock_heads(connection, [e["case_id"] for e in events])
+    if locked is None:
+        heads = _lock_heads(connection, [e["case_id"] for e in events])
+    else:
+        heads = dict(locked)
+        if not {e["case_id"] for e in events} <= heads.keys():
+            raise ChainError("an event's chain head was not locked before it was chained")
     for fields in events:
         seq, prev = heads[fields["case_id"]]
         fields["seq"] = seq + 1
@@ -151,12 +178,19 @@ def _columns(row: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def chain_rows(connection: Connection, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Chain event rows about to be bulk-inserted (in order); fills their chain columns in place."""
+def chain_rows(
+    connection: Connection,
+    rows: Iterable[dict[str, Any]],
+    locked: Mapping[int, tuple[int, str]] | None = None,
+) -> list[dict[str, Any]]:
+    """Chain event rows about to be bulk-inserted (in order); fills their chain columns in place.
+
+    ``locked``: each chain's head (seq, hash) as the caller locked it in this transaction (see
+    :func:`lock_head_of`); by default the heads are locked here."""
     rows = list(rows)
     if rows:
         fields = [_columns(row) for row in rows]
-        _chain(connection, fields)
+        _chain(connection, fields, locked)
         for row, f in zip(rows, fields, strict=True):
             row.update(seq=f["seq"], prev_hash=f["prev_hash"], hash=f["hash"], data=f["data"])
     return rows

@@ -16,7 +16,10 @@ from sqlalchemy import event, func, select, text
 from arrears.settings import Settings
 from arrears.wiring import App
 from cases.access import Actor, CaseNotFound, NotAllowed
-from cases.models import Case, CaseEvent, Notice, OfficerTask
+from cases.casework import add_events, event_row
+from cases.eventlog import GENESIS
+from cases.logcheck import verify
+from cases.models import Case, CaseEvent, CaseLogHead, Notice, OfficerTask
 from cases.priorities import encode
 from cases.worklist import officer_queue, refresh_priorities, release, take_next
 from tests.factories import add_open_cases, add_user
@@ -336,7 +339,7 @@ def test_take_next_reads_the_partial_index(store: App, served: list[str], index:
     ran: list[tuple[str, Any]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith('UPDATE "CASE"'):  # not the log's chain head
+        if 'UPDATE "CASE"' in statement.upper():  # the claim (with the chain head's lock on PG)
             ran.append((statement, parameters))
 
     event.listen(store.engine, "before_cursor_execute", record)
@@ -357,6 +360,46 @@ def test_take_next_reads_the_partial_index(store: App, served: list[str], index:
         plan = "\n".join(str(r[-1]) for r in rows)
         connection.rollback()
     assert index in plan, plan
+
+
+def test_a_claim_is_chained_onto_the_case_log(store: App) -> None:
+    """The claim's event extends the case's chain: after the events it had, or as its first."""
+    with store.session() as session:
+        logged, fresh = add_open_cases(session, [(HEPING, BIG, TODAY), (HEPING, 100_00, TODAY)])
+        add_events(
+            session,
+            [
+                event_row(
+                    case_id=logged, kind="note", message=f"note {n}", on_date=TODAY, actor="wang"
+                )
+                for n in (1, 2)
+            ],
+        )
+        officer = add_user(session, "wang", "officer", [HEPING])
+    with store.session() as session:
+        taken = {take_next(session, actor=officer, today=TODAY) for _ in range(2)}
+    assert taken == {logged, fresh}
+    with store.session() as session:
+        claims = {
+            row.case_id: (row.seq, row.prev_hash, row.hash)
+            for row in session.execute(
+                select(CaseEvent.case_id, CaseEvent.seq, CaseEvent.prev_hash, CaseEvent.hash).where(
+                    CaseEvent.kind == "case_claimed"
+                )
+            )
+        }
+        second_note = session.execute(
+            select(CaseEvent.hash).where(CaseEvent.case_id == logged, CaseEvent.seq == 2)
+        ).scalar_one()
+        heads = {
+            row.case_id: row.hash
+            for row in session.execute(select(CaseLogHead.case_id, CaseLogHead.hash))
+        }
+        report = verify(session)
+    assert claims[logged][:2] == (3, second_note)
+    assert claims[fresh][:2] == (1, GENESIS)
+    assert heads == {logged: claims[logged][2], fresh: claims[fresh][2]}
+    assert report.ok and report.chains == 2 and report.events == 4
 
 
 def test_release_gives_a_case_back_to_the_queue(store: App) -> None:
