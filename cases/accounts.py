@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlmodel import Session, col
 
 from cases import ledger
-from cases.bulk import among, insert_rows
+from cases.bulk import among, insert_rows, table
 from cases.models import Allocation, ArrearsItem, Deferral, Payment
 
 # A deferral's days stay fee-free once it ended early (its ends_on moved back); a revoked one
@@ -91,18 +91,20 @@ class Book:
         )
 
 
+_item = table(ArrearsItem)
+# The columns a book reads of each item (SQLAlchemy Core: plain rows).
 _ITEM_COLUMNS = (
-    col(ArrearsItem.id),
-    col(ArrearsItem.employer_id),
-    col(ArrearsItem.case_id),
-    col(ArrearsItem.period),
-    col(ArrearsItem.insurance),
-    col(ArrearsItem.kind),
-    col(ArrearsItem.amount_due_fen),
-    col(ArrearsItem.due_date),
-    col(ArrearsItem.principal_paid_fen),
-    col(ArrearsItem.fee_paid_fen),
-    col(ArrearsItem.settled_on),
+    _item.c.id,
+    _item.c.employer_id,
+    _item.c.case_id,
+    _item.c.period,
+    _item.c.insurance,
+    _item.c.kind,
+    _item.c.amount_due_fen,
+    _item.c.due_date,
+    _item.c.principal_paid_fen,
+    _item.c.fee_paid_fen,
+    _item.c.settled_on,
 )
 
 
@@ -110,9 +112,7 @@ def load_books(session: Session, employer_ids: Iterable[int]) -> dict[int, Book]
     ids = sorted(set(employer_ids))
     books = {employer_id: Book(employer_id) for employer_id in ids}
     for part in chunked(ids):
-        item_rows = session.execute(
-            select(*_ITEM_COLUMNS).where(among(col(ArrearsItem.employer_id), part))
-        )
+        item_rows = session.execute(select(*_ITEM_COLUMNS).where(among(_item.c.employer_id, part)))
         for row in item_rows:
             books[row.employer_id].items.append(ItemRow(*row))
         payment_rows = session.execute(
@@ -153,9 +153,7 @@ def _load_deferrals(session: Session, books: Iterable[Book]) -> None:
             )
 
 
-_ONE_BOOK_ITEMS = select(*_ITEM_COLUMNS).where(
-    col(ArrearsItem.employer_id) == bindparam("employer_id")
-)
+_ONE_BOOK_ITEMS = select(*_ITEM_COLUMNS).where(_item.c.employer_id == bindparam("employer_id"))
 _ONE_BOOK_DEFERRALS = (
     select(col(Deferral.case_id), col(Deferral.starts_on), col(Deferral.ends_on))
     .where(
@@ -180,7 +178,7 @@ def load_book(
     """One employer's book, for a reader that has its payments already and knows whether any
     of its cases has a fee-free deferral (``deferrals``): a query or two instead of three."""
     book = Book(employer_id, payments=list(payments))
-    found = session.execute(_ONE_BOOK_ITEMS, {"employer_id": employer_id})
+    found = session.connection().execute(_ONE_BOOK_ITEMS, {"employer_id": employer_id})
     book.items.extend(ItemRow(*row) for row in found)
     if deferrals:
         for case_id, starts_on, ends_on in session.execute(

@@ -7,60 +7,63 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
-from sqlmodel import Session, col
+from sqlalchemy import Row, Select, bindparam, select
+from sqlmodel import Session
 
 from cases.access import Actor, visible_case
+from cases.bulk import table
 from cases.models import CaseEvent, Notice
 from cases.notices import SERVICE_METHODS
 
 # The timeline's two reads, built once (every case page makes them): the columns it shows, as
-# rows rather than ORM objects.
-_EVENTS = (
+# plain rows (SQLAlchemy Core: no ORM result processing).
+_event = table(CaseEvent)
+_notice = table(Notice)
+_EVENTS: Select[Any] = (
     select(
-        col(CaseEvent.on_date),
-        col(CaseEvent.at),
-        col(CaseEvent.kind),
-        col(CaseEvent.actor),
-        col(CaseEvent.message),
-        col(CaseEvent.step),
-        col(CaseEvent.policy_version),
-        col(CaseEvent.data),
+        _event.c.on_date,
+        _event.c.at,
+        _event.c.kind,
+        _event.c.actor,
+        _event.c.message,
+        _event.c.step,
+        _event.c.policy_version,
+        _event.c.data,
     )
-    .where(col(CaseEvent.case_id) == bindparam("case_id"))
-    .order_by(col(CaseEvent.id))
+    .where(_event.c.case_id == bindparam("case_id"))
+    .order_by(_event.c.id)
 )
-_NOTICES = (
+_NOTICES: Select[Any] = (
     select(
-        col(Notice.id),
-        col(Notice.step),
-        col(Notice.channel),
-        col(Notice.status),
-        col(Notice.document_number),
-        col(Notice.document_type),
-        col(Notice.issued_on),
-        col(Notice.created_at),
-        col(Notice.content_sha256).is_not(None).label("pdf"),
-        col(Notice.served_on),
-        col(Notice.deadline_on),
-        col(Notice.recipient),
-        col(Notice.service_method),
-        col(Notice.error_code),
-        col(Notice.error),
+        _notice.c.id,
+        _notice.c.step,
+        _notice.c.channel,
+        _notice.c.status,
+        _notice.c.document_number,
+        _notice.c.document_type,
+        _notice.c.issued_on,
+        _notice.c.created_at,
+        _notice.c.content_sha256.is_not(None).label("pdf"),
+        _notice.c.served_on,
+        _notice.c.deadline_on,
+        _notice.c.recipient,
+        _notice.c.service_method,
+        _notice.c.error_code,
+        _notice.c.error,
     )
-    .where(col(Notice.case_id) == bindparam("case_id"))
-    .order_by(col(Notice.id))
+    .where(_notice.c.case_id == bindparam("case_id"))
+    .order_by(_notice.c.id)
 )
 
 
 def case_events(session: Session, case_id: int) -> Sequence[Row[Any]]:
     """The case's log, oldest first."""
-    return session.execute(_EVENTS, {"case_id": case_id}).all()
+    return session.connection().execute(_EVENTS, {"case_id": case_id}).all()
 
 
 def case_notices(session: Session, case_id: int) -> Sequence[Row[Any]]:
     """What was sent or printed for the case, oldest first."""
-    return session.execute(_NOTICES, {"case_id": case_id}).all()
+    return session.connection().execute(_NOTICES, {"case_id": case_id}).all()
 
 
 @dataclass(frozen=True)
