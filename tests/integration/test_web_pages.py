@@ -59,6 +59,9 @@ def test_a_refused_promise_says_why_and_keeps_what_was_typed(site: Site) -> None
     assert page.status_code == 422
     assert error_text(page).startswith("金额（元）：")  # more than is owed: the field is named
     assert 'value="1,000,000.00"' in page.text and 'value="2026-12-10"' in page.text
+    assert page.text.count('role="alert"') == 1  # above the promise form, no other
+    forms = page.text.count("<form ")
+    assert forms > 10 and page.text.count('name="csrf_token"') == forms  # each carries the token
     assert re.search(r"<details open>\s*<summary>登记承诺缴费", page.text)
     not_a_date = site.post(f"/cases/{case_id}/promise", {"amount": "500", "due_on": "明天"})
     assert not_a_date.status_code == 422
