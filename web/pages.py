@@ -237,9 +237,9 @@ def render(
     """The page ``template`` in the user's language, with what ``base.html`` needs added:
 
     ``user`` (a ``web.auth.Viewer`` or ``None``), ``csrf_token`` (and ``csrf_field``, the hidden
-    input that carries it), ``language``, ``nav`` (the
-    links the user's role has), ``current_path`` (for the language switch to come back to),
-    ``role_label``, ``language_names`` and ``request``. Reads the store for the user: call it
+    input that carries it), ``language``, ``nav`` (the links the user's role has),
+    ``current_path`` (for the language switch to come back to), ``role_label``,
+    ``language_names`` and ``request``. Reads the store for the user: call it
     from a sync route.
     """
     pages = pages_of(request)
