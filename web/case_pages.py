@@ -534,8 +534,6 @@ def _page(
         case=view,
         actions=ACTIONS,
         failed=failed,
-        error=error,
-        form=sent,
         value=value,
         refusal=refused_here,
         done=request.query_params.get("done"),
