@@ -20,20 +20,22 @@ reported as taken that this statement did not change.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Select, Update, bindparam, select, update
+from sqlalchemy import ARRAY, Executable, Select, Update, any_, bindparam, select, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.selectable import Alias
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlmodel import Session
 
 from cases.access import Actor, NotAllowed, Role, case_district
-from cases.bulk import among, table
+from cases.bulk import table
 from cases.casework import add_events, event_row
-from cases.eventlog import ChainError, lock_head_of
+from cases.direct import Direct, DirectStore
+from cases.eventlog import ChainError, chained_insert, link_params, lock_head_of
 from cases.messages import N_
 from cases.models import Case, User, utcnow
 from cases.refusals import ActionRefused
@@ -115,38 +117,52 @@ def _claiming(pick: Select[tuple[int]]) -> Update:
     )
 
 
-def _claiming_and_locking(claim: Update) -> Select[tuple[int, int, str]]:
-    """PostgreSQL: ``claim`` and the lock of the claimed case's chain head in one statement (one
-    round trip fewer per claim), returning the case's id and its head's seq and hash."""
+def _claiming_and_logging(claim: Update) -> Select[tuple[int, int]]:
+    """PostgreSQL: ``claim``, the lock of the claimed case's chain head and the claim's event,
+    chained onto it, in one statement: one round trip. Returns the case's id and its event's
+    position. The event's fields are bound as ``cases.eventlog.link_params`` gives them."""
     claimed = claim.cte("claimed")
     head = lock_head_of(claimed).cte("head")
-    return select(claimed.c.id, head.c.seq, head.c.hash).select_from(
-        claimed.outerjoin(head, head.c.case_id == claimed.c.id)
+    logged = chained_insert(head).cte("logged")
+    return select(claimed.c.id, logged.c.seq).select_from(
+        claimed.outerjoin(logged, logged.c.case_id == claimed.c.id)
     )
 
 
 @cache
-def _claim_statement(index: str, *, by_district: bool, locking: bool) -> Executable:
-    """Built once: the claim of the city's top case, or (``by_district``) of ``:in_district``'s top
-    case through its own index, top row first ("= ANY" would lose the index's order); with
-    ``locking``, the claimed case's chain head locked in the same statement."""
+def _claim_statement(index: str, *, among_districts: str, logging: bool) -> Executable:
+    """Built once: the claim of the top case through ``index``, of the city (``among_districts``
+    ``"city"``), of ``:in_district`` (``"one"``, through that district's own index, top row
+    first: "= ANY" would lose the index's order) or of any of ``:in_districts`` (``"several"``:
+    the city's queue in order, skipping other districts' rows); with ``logging``, the claim's
+    event written in the same statement (PostgreSQL)."""
     queue = through_queue_index(index)
     pick = _pick(queue)
-    if by_district:
+    if among_districts == "one":
         pick = pick.where(queue.c.district == bindparam("in_district"))
+    elif among_districts == "several":
+        listed = (
+            any_(bindparam("in_districts", type_=ARRAY(queue.c.district.type)))
+            if logging
+            else bindparam("in_districts", expanding=True)
+        )
+        pick = pick.where(queue.c.district == listed if logging else queue.c.district.in_(listed))
     claim = _claiming(pick)
-    return _claiming_and_locking(claim) if locking else claim
+    return _claiming_and_logging(claim) if logging else claim
 
 
-def take_next(
-    session: Session, *, actor: Actor, today: date, districts: list[str] | None = None
-) -> int | None:
-    """Give ``actor`` the top unclaimed open case of ``districts`` (default: all they serve).
+@dataclass(frozen=True)
+class _Claim:
+    """What one "take next" runs: the statement, its parameters and the claim's event."""
 
-    Returns the case's id, or None when no such case is left. ``today`` is the agency's date the
-    ``case_claimed`` event is filed under. Asking for a district ``actor`` does not serve raises
-    ``NotAllowed``.
-    """
+    statement: Executable
+    params: dict[str, Any]
+    event: dict[str, Any]
+
+
+def _claim(
+    actor: Actor, today: date, districts: list[str] | None, *, logging: bool
+) -> _Claim | None:
     if districts is not None:
         foreign = sorted(d for d in districts if not actor.serves(d))
         if foreign:
@@ -156,45 +172,89 @@ def take_next(
         wanted = served(actor)
     if wanted == []:
         return None
-    connection = session.connection()
-    # PostgreSQL locks the claimed case's chain head in the claiming statement; SQLite's write
-    # lock, taken by the claim, already keeps every other writer out.
-    locking = connection.dialect.name == "postgresql"
-    params: dict[str, Any] = {"taker": actor.user_id, "claimed": utcnow()}
-    statement: Executable
+    claimed = utcnow()
+    event = event_row(
+        case_id=0,  # the statement's to learn, or the caller's once it knows it
+        kind="case_claimed",
+        message="took the case from the queue",
+        on_date=today,
+        actor=actor.username,
+        data={"officer_id": actor.user_id},
+    )
+    event["at"] = claimed
+    params: dict[str, Any] = {"taker": actor.user_id, "claimed": claimed}
+    if logging:
+        params |= link_params(event)
     if wanted is None:
-        statement = _claim_statement(UNCLAIMED_INDEX, by_district=False, locking=locking)
+        statement = _claim_statement(UNCLAIMED_INDEX, among_districts="city", logging=logging)
     elif len(wanted) == 1:
-        statement = _claim_statement(DISTRICT_INDEX, by_district=True, locking=locking)
+        statement = _claim_statement(DISTRICT_INDEX, among_districts="one", logging=logging)
         params["in_district"] = wanted[0]
-    else:  # the city's queue in order, skipping other districts' rows
-        queue = through_queue_index(UNCLAIMED_INDEX)
-        claim = _claiming(_pick(queue).where(among(queue.c.district, wanted)))
-        statement = _claiming_and_locking(claim) if locking else claim
-    row = connection.execute(statement, params).one_or_none()
+    else:
+        statement = _claim_statement(UNCLAIMED_INDEX, among_districts="several", logging=logging)
+        params["in_districts"] = wanted
+    return _Claim(statement, params, event)
+
+
+def take_next(
+    session: Session,
+    *,
+    actor: Actor,
+    today: date,
+    districts: list[str] | None = None,
+) -> int | None:
+    """Claim the highest-priority unclaimed open case in ``districts`` (default: every district
+    ``actor`` serves) for ``actor``; its id, or None when there is none left. ``NotAllowed``
+    when asked for a district the actor does not serve.
+
+    On PostgreSQL the claim and its event are one statement (see also :func:`take_next_direct`);
+    on SQLite the event follows the claim, under the write lock the claim took.
+    """
+    connection = session.connection()
+    logging = connection.dialect.name == "postgresql"
+    claim = _claim(actor, today, districts, logging=logging)
+    if claim is None:
+        return None
+    row = connection.execute(claim.statement, claim.params).one_or_none()
     if row is None:
         return None
     case_id: int = row[0]
-    locked = None
-    if locking:
-        if row.seq is None:
-            raise ChainError(f"case {case_id} was claimed but its chain head was not locked")
-        locked = {case_id: (row.seq, row.hash)}
-    add_events(
-        session,
-        [
-            event_row(
-                case_id=case_id,
-                kind="case_claimed",
-                message="took the case from the queue",
-                on_date=today,
-                actor=actor.username,
-                data={"officer_id": actor.user_id},
-            )
-        ],
-        locked,
-    )
+    if logging:
+        _check_logged(case_id, row[1])
+    else:
+        claim.event["case_id"] = case_id
+        add_events(session, [claim.event])
     return case_id
+
+
+async def take_next_direct(
+    store: DirectStore,
+    *,
+    actor: Actor,
+    today: date,
+    districts: list[str] | None = None,
+) -> int | None:
+    """:func:`take_next` on PostgreSQL through ``store`` (``cases.direct``), on the event loop:
+    the claim and its event are one statement, a transaction of its own, in one round trip."""
+    claim = _claim(actor, today, districts, logging=True)
+    if claim is None:
+        return None
+    row = await store.one(_direct(claim.statement), claim.params)
+    if row is None:
+        return None
+    case_id: int = row[0]
+    _check_logged(case_id, row[1])
+    return case_id
+
+
+@cache
+def _direct(statement: Executable) -> Direct:
+    return Direct(statement)
+
+
+def _check_logged(case_id: int, seq: int | None) -> None:
+    if seq is None:
+        raise ChainError(f"case {case_id} was claimed but its event was not written")
 
 
 def release(session: Session, *, actor: Actor, case_id: int, today: date) -> None:

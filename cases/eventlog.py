@@ -25,10 +25,21 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
-from sqlalchemy import Connection, event, inspect, literal, select
+from sqlalchemy import (
+    Connection,
+    Text,
+    bindparam,
+    cast,
+    event,
+    func,
+    insert,
+    inspect,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import UOWTransaction
@@ -69,12 +80,13 @@ def _day(value: date | str) -> str:
     return value if isinstance(value, str) else value.isoformat()
 
 
-def canonical(fields: Mapping[str, Any]) -> bytes:
-    """The event's fields (column names as keys) as the bytes its hash covers.
+def _encoded(value: Any) -> str:
+    return json.dumps(
+        value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+    )
 
-    JSON with sorted keys, no spaces, UTF-8 text kept as is; the time in UTC to the microsecond
-    with a ``Z``; the date as ``YYYY-MM-DD``; ``data`` as stored (JSON values only).
-    """
+
+def _document(fields: Mapping[str, Any]) -> dict[str, Any]:
     doc: dict[str, Any] = {}
     for name, column in FIELDS:
         value = fields[column]
@@ -83,9 +95,39 @@ def canonical(fields: Mapping[str, Any]) -> bytes:
         elif column == "on_date":
             value = _day(value)
         doc[name] = value
-    return json.dumps(
-        doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
-    ).encode("utf-8")
+    return doc
+
+
+def canonical(fields: Mapping[str, Any]) -> bytes:
+    """The event's fields (column names as keys) as the bytes its hash covers.
+
+    JSON with sorted keys, no spaces, UTF-8 text kept as is; the time in UTC to the microsecond
+    with a ``Z``; the date as ``YYYY-MM-DD``; ``data`` as stored (JSON values only).
+    """
+    return _encoded(_document(fields)).encode("utf-8")
+
+
+def canonical_around(fields: Mapping[str, Any], holes: Sequence[str]) -> list[str]:
+    """:func:`canonical`'s text cut around the values of the fields ``holes`` (column names,
+    integers only), for a statement that learns them as it writes: the text is ``parts[0]``,
+    the first hole's value, ``parts[1]``, …, ``parts[-1]``, the holes in the document's order
+    (its keys sorted: the case before the seq). The fields left open may hold any value here."""
+    doc = _document({column: fields.get(column) for _name, column in FIELDS})
+    # The encoding of a JSON object with sorted keys, written out: "{", then each key and its
+    # value joined by ",", then "}" (the same bytes as one json.dumps of the whole document).
+    open_names = {name for name, column in FIELDS if column in holes}
+    if len(open_names) != len(holes):
+        raise ChainError(f"not fields of an event's hash: {sorted(holes)}")
+    parts, text = [], "{"
+    for n, name in enumerate(sorted(doc)):
+        text += ("," if n else "") + _encoded(name) + ":"
+        if name in open_names:
+            parts.append(text)
+            text = ""
+        else:
+            text += _encoded(doc[name])
+    parts.append(text + "}")
+    return parts
 
 
 def link(prev_hash: str, fields: Mapping[str, Any]) -> str:
@@ -101,6 +143,61 @@ def link(prev_hash: str, fields: Mapping[str, Any]) -> str:
 def plain_json(data: Any) -> Any:
     """``data`` as it will read back from the JSON column (tuples become lists, keys strings)."""
     return json.loads(json.dumps(data, ensure_ascii=False, allow_nan=False))
+
+
+def link_params(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The bound values of :func:`chained_insert` for the event ``row`` (an ``event_row`` whose
+    case and position the statement learns as it writes)."""
+    fields = _columns(row)
+    before, between, after = canonical_around(fields, ("case_id", "seq"))
+    values = {
+        f"event_{column}": fields[column] for _name, column in FIELDS if column not in _LEARNT
+    }
+    return values | {"link_before": before, "link_between": between, "link_after": after}
+
+
+_LEARNT = frozenset({"case_id", "seq"})
+
+
+def chained_insert(heads: Any) -> Any:
+    """PostgreSQL: an ``INSERT`` of one event onto each chain head of ``heads`` (a selectable of
+    ``case_id``, ``seq`` and ``hash`` whose rows the statement has locked, such as
+    :func:`lock_head_of`'s upsert as a CTE), returning each event's ``case_id`` and ``seq``.
+
+    The server fills in what it learns as it writes: the case, the position after the head, the
+    head's hash as ``prev_hash`` and the event's own hash, :func:`link` worked out by its own
+    SHA-256 over the same bytes (the canonical text is bound in pieces around the case and the
+    position, :func:`link_params`). The event's other fields are bound as ``event_<column>``.
+    """
+    events = table(CaseEvent)
+    text_of = partial(cast, type_=Text)
+    linked = (
+        literal(VERSION.decode("ascii") + "\n", Text)
+        + heads.c.hash
+        + literal("\n", Text)
+        + bindparam("link_before", type_=Text)
+        + text_of(heads.c.case_id)
+        + bindparam("link_between", type_=Text)
+        + text_of(heads.c.seq + 1)
+        + bindparam("link_after", type_=Text)
+    )
+    digest = func.encode(func.sha256(func.convert_to(linked, literal("UTF8", Text))), "hex")
+    bound = [column for _name, column in FIELDS if column not in _LEARNT]
+    columns = ["case_id", "seq", "prev_hash", "hash", *bound]
+    values = [
+        heads.c.case_id,
+        heads.c.seq + 1,
+        heads.c.hash,
+        digest,
+        # Named apart from the columns: SQLAlchemy takes a parameter named as a column of the
+        # table written to for that column's value.
+        *(bindparam(f"event_{column}", type_=events.c[column].type) for column in bound),
+    ]
+    return (
+        insert(events)
+        .from_select(columns, select(*values).select_from(heads))
+        .returning(events.c.case_id, events.c.seq)
+    )
 
 
 def _lock_heads(connection: Connection, case_ids: Sequence[int]) -> dict[int, tuple[int, str]]:

@@ -24,6 +24,7 @@ from cases.claims import (
     release,
     served,
     take_next,
+    take_next_direct,
     through_queue_index,
 )
 from cases.models import (
@@ -53,6 +54,7 @@ __all__ = [
     "refresh_priorities",
     "release",
     "take_next",
+    "take_next_direct",
 ]
 
 Scope = Literal["mine_and_unassigned", "mine", "unassigned"]

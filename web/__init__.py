@@ -9,8 +9,10 @@ from __future__ import annotations
 from fastapi import Request
 
 from arrears.wiring import App
+from cases.direct import DirectStore
 
 STATE_KEY = "arrears"
+DIRECT_KEY = "arrears_direct"
 
 
 def app_of(request: Request) -> App:
@@ -23,3 +25,11 @@ async def arrears_app(request: Request) -> App:
     """``app_of`` as a FastAPI dependency. ``async`` although it waits for nothing: FastAPI runs
     a plain ``def`` dependency in its thread pool, a hand-over per request it does not need."""
     return app_of(request)
+
+
+def direct_of(request: Request) -> DirectStore | None:
+    """The store's statements on this event loop (``cases.direct``): on PostgreSQL, served with
+    the app's lifespan (uvicorn, ``arrears serve``, a test client used as a context manager).
+    None elsewhere: the caller then goes through the ORM in the thread pool."""
+    store: DirectStore | None = getattr(request.app.state, DIRECT_KEY, None)
+    return store if store is not None and store.usable() else None

@@ -18,13 +18,16 @@ X-Forwarded-For when the proxy connects from an address in ``--forwarded-allow-i
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from arrears.settings import Settings
 from arrears.wiring import App
-from web import STATE_KEY
+from cases.direct import DirectStore
+from web import DIRECT_KEY, STATE_KEY
 from web.account import router as account_router
 from web.case_pages import router as case_router
 from web.errors import install_error_pages
@@ -40,8 +43,25 @@ log = logging.getLogger(__name__)
 
 def create_app(app: App) -> FastAPI:
     """A FastAPI application serving `app`'s case store; every feature is a router."""
+    direct = (
+        DirectStore(app.settings.effective_database_url)
+        if app.engine.dialect.name == "postgresql"
+        else None
+    )
+
+    @asynccontextmanager
+    async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
+        if direct is not None:
+            await direct.open()
+        try:
+            yield
+        finally:
+            if direct is not None:
+                await direct.close()
+
     api = FastAPI(
         title="arrears",
+        lifespan=lifespan,
         summary="Social-insurance arrears collection",
         # No interactive API documentation: it would list every route to anyone, and the
         # Content-Security-Policy forbids the scripts it loads from a CDN anyway.
@@ -51,6 +71,7 @@ def create_app(app: App) -> FastAPI:
         dependencies=[Depends(csrf_protect)],
     )
     setattr(api.state, STATE_KEY, app)
+    setattr(api.state, DIRECT_KEY, direct)
     setattr(api.state, PAGES_KEY, Pages(app.settings.tz))
     install_middleware(api, app)
     install_error_pages(api)

@@ -15,13 +15,15 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import bindparam, select
 from sqlmodel import col
+from starlette.concurrency import run_in_threadpool
 
 from arrears.wiring import App
 from cases.access import Actor, Role
+from cases.direct import Direct, Row
 from cases.districts import DISTRICT_NAMES
 from cases.models import User
 from cases.users import DEFAULT_LANGUAGE, LANGUAGES
-from web import app_of
+from web import app_of, direct_of
 from web.labels import N_
 from web.security import PUBLIC, SIGNED_IN, csrf_token, declares, roles
 
@@ -100,32 +102,29 @@ _USER = select(
 ).where(col(User.id) == bindparam("user_id"))
 
 
-def _load(request: Request) -> Viewer | None:
-    user_id = request.session.get(SESSION_USER)
-    if not isinstance(user_id, int):
-        return None
-    app = app_of(request)
-    # Every signed-in request reads this row: one cached statement on a pooled connection, no
-    # unit of work around it, and no transaction (so no ROLLBACK round trip when it is returned).
+_USER_DIRECT = Direct(_USER)
+
+
+def _fetch(app: App, user_id: int) -> Row | None:
+    # Through the engine: one cached statement on a pooled connection, no unit of work around
+    # it, and no transaction (so no ROLLBACK round trip when it is returned).
     with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        user = connection.execute(_USER, {"user_id": user_id}).one_or_none()
-    valid = (
-        user is not None
-        and user.active
-        and hmac.compare_digest(
-            password_fingerprint(app, user.password_hash),
+        row = connection.execute(_USER, {"user_id": user_id}).one_or_none()
+    return None if row is None else tuple(row)
+
+
+def _viewer(request: Request, app: App, user: Row | None) -> Viewer | None:
+    """The session's user from their row (``_USER``'s columns), or None, the session ended, when
+    the row is gone, disabled, or of another password than the session was started with."""
+    viewer = None
+    if user is not None:
+        user_id, username, role, districts, password_hash, display_name, language, active = user
+        if active and hmac.compare_digest(
+            password_fingerprint(app, password_hash),
             str(request.session.get(SESSION_FINGERPRINT, "")),
-        )
-    )
-    viewer = (
-        Viewer(
-            Actor(user.id, user.username, Role(user.role), frozenset(user.districts)),
-            user.display_name,
-            user.language,
-        )
-        if valid and user is not None
-        else None
-    )
+        ):
+            actor = Actor(user_id, username, Role(role), frozenset(districts))
+            viewer = Viewer(actor, display_name, language)
     if viewer is None:
         end_session(request)
         return None
@@ -138,12 +137,40 @@ def _load(request: Request) -> Viewer | None:
     return viewer
 
 
+def _session_user(request: Request) -> int | None:
+    user_id = request.session.get(SESSION_USER)
+    return user_id if isinstance(user_id, int) else None
+
+
 def signed_in(request: Request) -> Viewer | None:
     """The signed-in user, or ``None``; loaded once per request. Reads the store: call it from
     a sync route or dependency (FastAPI runs those in its thread pool)."""
-    viewer: Viewer | None = getattr(request.state, "viewer", None)
-    if viewer is None:  # anonymous costs no query: the session holds no user id
-        viewer = request.state.viewer = _load(request)
+    loaded: Viewer | None = getattr(request.state, "viewer", None)
+    if loaded is not None:
+        return loaded
+    user_id = _session_user(request)  # anonymous costs no query: the session holds no user id
+    app = app_of(request)
+    viewer = None if user_id is None else _viewer(request, app, _fetch(app, user_id))
+    request.state.viewer = viewer
+    return viewer
+
+
+async def signed_in_async(request: Request) -> Viewer | None:
+    """:func:`signed_in` on the event loop: the user's row read there (``cases.direct``) on
+    PostgreSQL, else in the thread pool."""
+    loaded: Viewer | None = getattr(request.state, "viewer", None)
+    if loaded is not None:
+        return loaded
+    user_id = _session_user(request)
+    app = app_of(request)
+    if user_id is None:
+        user = None
+    elif (direct := direct_of(request)) is not None:
+        user = await direct.one(_USER_DIRECT, {"user_id": user_id})
+    else:
+        user = await run_in_threadpool(_fetch, app, user_id)
+    viewer = None if user_id is None else _viewer(request, app, user)
+    request.state.viewer = viewer
     return viewer
 
 
@@ -160,14 +187,15 @@ def language_of(request: Request) -> str:
 
 
 @declares(PUBLIC)
-def public() -> None:
-    """Guard of a route anyone may call, signed in or not."""
+async def public() -> None:
+    """Guard of a route anyone may call, signed in or not (``async``: nothing to hand to the
+    thread pool)."""
 
 
 @declares(SIGNED_IN)
-def current_user(request: Request) -> Actor:
+async def current_user(request: Request) -> Actor:
     """Guard of a route for any signed-in user; the route receives the acting user."""
-    viewer = signed_in(request)
+    viewer = await signed_in_async(request)
     if viewer is None:
         raise NotSignedIn()
     return viewer.actor
@@ -184,8 +212,8 @@ def require_roles(*allowed: Role) -> Any:
     """
 
     @declares(roles(*allowed))
-    def guard(request: Request) -> Actor:
-        viewer = signed_in(request)
+    async def guard(request: Request) -> Actor:
+        viewer = await signed_in_async(request)
         if viewer is None:
             raise NotSignedIn()
         viewer.actor.require(*allowed, doing=N_("open this page"))

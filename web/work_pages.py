@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from arrears.wiring import App
 from cases import actions, runs
@@ -19,9 +20,9 @@ from cases.districts import DISTRICT_NAMES
 from cases.escalation_log import LogFilter, LogFilterError, log_csv, log_page
 from cases.reports import log_sheet
 from cases.spreadsheets import sheet_bytes
-from cases.worklist import officer_queue, take_next
+from cases.worklist import officer_queue, take_next, take_next_direct
 from notifications.letter_context import TITLES
-from web import arrears_app, charts
+from web import arrears_app, charts, direct_of
 from web.auth import CurrentActor, language_of, require_roles
 from web.event_text import words
 from web.explain import Reader, not_allowed, reader_of, refusal
@@ -133,15 +134,26 @@ def _queue_refusal(
 
 
 @router.post("/queue/take-next")
-def queue_take_next(app: ArrearsApp, actor: CurrentActor, district: FormText = "") -> Response:
+async def queue_take_next(
+    request: Request, app: ArrearsApp, actor: CurrentActor, district: FormText = ""
+) -> Response:
     """Claim the highest-priority unclaimed case and open it."""
-    with app.session() as session:
-        case_id = take_next(
-            session, actor=actor, today=app.today(), districts=[district] if district else None
+    districts = [district] if district else None
+    direct = direct_of(request)
+    if direct is not None:
+        case_id = await take_next_direct(
+            direct, actor=actor, today=app.today(), districts=districts
         )
+    else:
+        case_id = await run_in_threadpool(_take_next, app, actor, districts)
     if case_id is None:
         return _see_other("/queue?none_left=1")
     return _see_other(f"/cases/{case_id}")
+
+
+def _take_next(app: App, actor: Actor, districts: list[str] | None) -> int | None:
+    with app.session() as session:
+        return take_next(session, actor=actor, today=app.today(), districts=districts)
 
 
 # --- approvals ---------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, literal, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session
@@ -237,6 +237,51 @@ def test_twenty_concurrent_writers_leave_one_valid_chain(store: App) -> None:
             select(CaseEvent.seq).where(CaseEvent.case_id == a).order_by(CaseEvent.seq)
         ).scalars()
         assert list(seqs) == list(range(1, 56))
+
+
+AWKWARD_EVENTS = [
+    {"message": 'quotes " and \\ backslashes', "data": {"b": [1, 2.5, None], "a": "é"}},
+    {"message": "lines\nand\ttabs, \u0001 a control character", "data": {}},
+    {"message": "王芳 🙂 and U+2028 \u2028 too", "data": {"nested": {"z": True, "y": "\u00e9"}}},
+    {"message": "no step", "step": "order_to_pay", "policy_version": "tianjin-2026.1"},
+]
+
+
+def test_the_server_chains_an_event_as_the_code_does(store: App) -> None:
+    """``chained_insert`` has PostgreSQL work out the hash: byte for byte the code's, whatever
+    the text, on a chain that exists and on one it starts."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("the server computes the hash on PostgreSQL only")
+    (a, _b, c), _ = _world(store)
+    (fresh,) = _fresh_cases(store, 1)
+    for case_id in (a, fresh, c):
+        for fields in AWKWARD_EVENTS:
+            row = casework.event_row(
+                case_id=0, kind="note", on_date=DAY, actor='王 "li"', **_defaults(fields)
+            )
+            ids = select(literal(case_id).label("id")).cte("ids")
+            heads = eventlog.lock_head_of(ids).cte("heads")
+            with store.session() as session:
+                seq = session.execute(
+                    eventlog.chained_insert(heads), eventlog.link_params(row)
+                ).one()[1]
+                stored = session.execute(
+                    select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.seq == seq)
+                ).scalar_one()
+                expected = eventlog.link(stored.prev_hash, stored.model_dump())
+            assert stored.hash == expected
+    report = _verify(store)
+    assert report.ok, report.as_dict()
+    assert report.events == 10 + 3 * len(AWKWARD_EVENTS)
+
+
+def _defaults(fields: dict[str, object]) -> dict[str, object]:
+    return {"message": "", "data": {}, "step": None, "policy_version": None} | fields
+
+
+def _fresh_cases(store: App, n: int) -> list[int]:
+    with store.session() as session:
+        return add_open_cases(session, [("和平区", 1_000, date(2026, 9, 1))] * n)
 
 
 def test_exported_heads_catch_a_chain_rewritten_whole(store: App, tmp_path: Path) -> None:

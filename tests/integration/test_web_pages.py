@@ -14,15 +14,19 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlmodel import col
 
 from arrears.wiring import App
+from cases.casework import add_events, event_row
+from cases.direct import APPLICATION_NAME
+from cases.logcheck import verify
 from cases.models import ApprovalRequest, Case, CaseEvent, Employer, PromiseToPay, User
 from tests.factories import add_open_cases
 from tests.integration.test_web_security import HTML, Site, error_text, make_site
 
 A = "和平区"
+TODAY = date(2026, 11, 26)
 
 
 @pytest.fixture
@@ -85,6 +89,68 @@ def test_take_next_opens_the_case_and_says_when_none_is_left(site: Site) -> None
     twice = site.post(f"/cases/{case_id}/release")  # another tab, still showing the button
     assert twice.status_code == 422
     assert "已在待办队列中" in error_text(twice)
+
+
+def direct_connections(site: Site) -> int:
+    """The app's connections to PostgreSQL that run statements on the event loop."""
+    with site.app.engine.connect() as connection:
+        return int(
+            connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE application_name = :name AND datname = current_database()"
+                ),
+                {"name": APPLICATION_NAME},
+            ).scalar_one()
+        )
+
+
+def test_a_case_taken_is_claimed_and_logged_in_its_chain(site: Site) -> None:
+    """On PostgreSQL the claim is taken on the event loop (one statement that also chains the
+    claim's event); on SQLite in the thread pool. Either way the log stays verifiable."""
+    first, second = cases(site, (A, 100_000, date(2026, 10, 16)), (A, 90_000, date(2026, 10, 16)))
+    with site.app.session() as session:
+        note = event_row(
+            case_id=first, kind="note", message="before", on_date=TODAY, actor="wangfang"
+        )
+        add_events(session, [note])
+    site.login("wangfang")
+    taken = [site.post("/queue/take-next").headers["location"] for _ in range(2)]
+    assert sorted(taken) == sorted([f"/cases/{first}", f"/cases/{second}"])
+    with site.app.session() as session:
+        claims = session.execute(
+            select(CaseEvent.case_id, CaseEvent.seq, CaseEvent.actor)
+            .where(CaseEvent.kind == "case_claimed")
+            .order_by(CaseEvent.case_id)
+        ).all()
+        holders = set(
+            session.execute(
+                select(Case.officer_id).where(col(Case.id).in_([first, second]))
+            ).scalars()
+        )
+        report = verify(session)
+    assert sorted(claims) == sorted([(first, 2, "wangfang"), (second, 1, "wangfang")])
+    assert holders == {user_id(site, "wangfang")}
+    assert report.ok and report.events == 3
+    if site.app.engine.dialect.name == "postgresql":
+        assert direct_connections(site) >= 1
+
+
+def test_take_next_works_when_the_app_is_served_without_its_lifespan(store: App) -> None:
+    """A server that does not run the app's start-up leaves the direct store closed: taking a
+    case goes through the thread pool instead, with the same result."""
+    s = make_site(store)  # its client not used as a context manager: no lifespan
+    s.add("wangfang", districts=[A])
+    (case_id,) = cases(s, (A, 100_000, date(2026, 10, 16)))
+    s.login("wangfang")
+    assert s.post("/queue/take-next").headers["location"] == f"/cases/{case_id}"
+    with s.app.session() as session:
+        assert verify(session).ok
+        holder = session.execute(select(Case.officer_id).where(Case.id == case_id)).scalar_one()
+    assert holder == user_id(s, "wangfang")
+    if store.engine.dialect.name == "postgresql":
+        assert direct_connections(s) == 0
+    s.app.engine.dispose()
 
 
 def test_a_supervisor_rejects_with_a_reason_and_reassigns(site: Site) -> None:
