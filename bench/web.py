@@ -4,7 +4,7 @@ Run from the repository root:
 
     .venv/bin/python bench/web.py [--cases 100000] [--officers 20] [--districts 4]
         [--claims 100] [--pages 25] [--workers 2] [--server arrears] [--think-ms 0]
-        [--client light] [--pg-url URL]
+        [--client light] [--pg-url URL] [--no-floor]
 
 It builds a throwaway PostgreSQL store with ``bench/nightly.py``'s population (imported by path,
 not copied): open cases spread over Tianjin's 16 districts along the escalation ladder, with their
@@ -20,6 +20,10 @@ signs in, then, all starting on one signal, POSTs ``/queue/take-next`` with its 
 headers must all differ, and the store must agree: each claimed case held by the officer who got
 it, with exactly one ``case_claimed`` event, in one of that officer's districts. Then every client
 GETs ``--pages`` of its claimed cases, all at once again, and times each page.
+
+Last, unless ``--no-floor``, the floor: the same officers claim as many cases again with the bare
+``UPDATE … SKIP LOCKED … RETURNING`` alone (asyncpg, no web app, no event), to show what this
+machine's PostgreSQL does with the claim by itself, and take-next's share of that.
 
 A benchmark reports, it does not gate: the exit status is non-zero only when something failed
 outright (a case handed out twice, an error answer, the store disagreeing), not for a missed
@@ -42,7 +46,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -355,6 +359,7 @@ class Run:
     page_seconds: float
     load_before: float | None
     load_after: float | None
+    spread: list[int] | None = None  # the clients' connections per worker, busiest first
 
 
 def run_clients(base: str, officers: list[Officer], args: argparse.Namespace) -> Run:
@@ -468,7 +473,12 @@ class RawConnection:
         return status, location, await self.reader.readexactly(length) if length else b""
 
 
-def run_light_clients(base: str, officers: list[Officer], args: argparse.Namespace) -> Run:
+def run_light_clients(
+    base: str,
+    officers: list[Officer],
+    args: argparse.Namespace,
+    spread: Callable[[], list[int] | None] = lambda: None,
+) -> Run:
     """As :func:`run_clients`, with the requests on :class:`RawConnection` s in one event loop.
 
     Signing in (not timed) goes through ``httpx``; its session cookie and CSRF token are then
@@ -559,15 +569,56 @@ def run_light_clients(base: str, officers: list[Officer], args: argparse.Namespa
         started = time.perf_counter()
         await asyncio.gather(*(takes(c, raw, token) for c, raw, token in working))
         take_seconds = time.perf_counter() - started
+        held = spread()  # the connections are all open and accepted now
         started = time.perf_counter()
         await asyncio.gather(*(pages(c, raw) for c, raw, _token in working))
         page_seconds = time.perf_counter() - started
         for _client, raw, _token in working:
             await raw.close()
-        return take_seconds, page_seconds, load
+        return take_seconds, page_seconds, load, held
 
-    take_seconds, page_seconds, load_before = asyncio.run(main())
-    return Run(clients, take_seconds, page_seconds, load_before, load_average())
+    take_seconds, page_seconds, load_before, held = asyncio.run(main())
+    return Run(clients, take_seconds, page_seconds, load_before, load_average(), held)
+
+
+def worker_spread(server_pid: int, port: int) -> list[int] | None:
+    """How many established connections to ``port`` each child process of ``server_pid`` holds,
+    busiest first (Linux, from /proc; None elsewhere). The kernel hashes each new connection to
+    one worker's socket: with 20 kept-alive connections the split is seldom even, and the
+    busiest worker's officers wait longest."""
+    proc = Path("/proc")
+    try:
+        inodes = {}
+        for line in (proc / "net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01":  # ESTABLISHED, the server's end
+                inodes[fields[9]] = 0
+        children = [
+            int(entry.name)
+            for entry in proc.iterdir()
+            if entry.name.isdigit() and _parent_of(entry) == server_pid
+        ]
+        counts = []
+        for child in children:
+            held = 0
+            for fd in (proc / str(child) / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = str(fd.readlink())
+                    if target.startswith("socket:[") and target[8:-1] in inodes:
+                        held += 1
+            counts.append(held)
+    except OSError:
+        return None
+    return sorted(counts, reverse=True)
+
+
+def _parent_of(entry: Path) -> int | None:
+    try:
+        stat = (entry / "stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 # --------------------------------------------------------------------------------------------
@@ -629,6 +680,50 @@ def check_store(database_url: str, run: Run) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
+FLOOR_CLAIM = """
+UPDATE "case" SET officer_id = $1, claimed_at = now(), updated_at = now()
+WHERE officer_id IS NULL AND id = (
+    SELECT id FROM "case"
+    WHERE officer_id IS NULL AND closed_on IS NULL AND district = $2
+    ORDER BY priority DESC, id DESC LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING id
+"""
+
+
+def floor_run(database_url: str, officers: list[Officer], claims: int) -> tuple[list[float], float]:
+    """The floor, after the web run: the same officers claiming ``claims`` cases each with the
+    bare statement (one ``UPDATE … SKIP LOCKED … RETURNING`` in autocommit, no event, no web
+    app), each on its own asyncpg connection, all at once, back to back. What this machine's
+    PostgreSQL does with the claim alone; latencies in ms and the phase's seconds."""
+    import asyncio
+
+    import asyncpg
+
+    from cases.direct import asyncpg_dsn
+
+    async def officer(connection: Any, who: Officer, latencies: list[float]) -> None:
+        district = sorted(who.districts)[0]
+        for _ in range(claims):
+            started = time.perf_counter()
+            await connection.fetchval(FLOOR_CLAIM, who.user_id, district)
+            latencies.append(1000 * (time.perf_counter() - started))
+
+    async def main() -> tuple[list[float], float]:
+        connections = [await asyncpg.connect(asyncpg_dsn(database_url)) for _ in officers]
+        try:
+            latencies: list[list[float]] = [[] for _ in officers]
+            started = time.perf_counter()
+            pairs = zip(connections, officers, latencies, strict=True)
+            await asyncio.gather(*(officer(c, o, ms) for c, o, ms in pairs))
+            seconds = time.perf_counter() - started
+        finally:
+            for connection in connections:
+                await connection.close()
+        return [ms for one in latencies for ms in one[2:]], seconds
+
+    return asyncio.run(main())
+
+
 def percentile(values: Sequence[float], share: float) -> float:
     """Nearest-rank percentile: the smallest value with at least ``share`` of them at or below."""
     ordered = sorted(values)
@@ -656,7 +751,13 @@ def latency_row(
     )
 
 
-def report(run: Run, args: argparse.Namespace, build: dict[str, Any], problems: list[str]) -> None:
+def report(
+    run: Run,
+    args: argparse.Namespace,
+    build: dict[str, Any],
+    problems: list[str],
+    floor: tuple[list[float], float] | None = None,
+) -> None:
     takes = [ms for c in run.clients for ms in c.take_ms]
     pages = [ms for c in run.clients for ms in c.page_ms]
     handed = Counter(case_id for c in run.clients for case_id in c.case_ids)
@@ -679,8 +780,16 @@ def report(run: Run, args: argparse.Namespace, build: dict[str, Any], problems: 
         [
             latency_row("POST /queue/take-next", takes, run.take_seconds, TARGET_TAKE_P95_MS),
             latency_row("GET /cases/{id}", pages, run.page_seconds, TARGET_PAGE_P95_MS),
+            *(
+                [latency_row("floor: bare claim", floor[0], floor[1], TARGET_TAKE_P95_MS)]
+                if floor
+                else []
+            ),
         ],
     )
+    if floor and takes and floor[0]:
+        ours, bare = len(takes) / run.take_seconds, len(floor[0]) / floor[1]
+        print(f"take-next / floor: {ours / bare:.2f} of the floor's claims/s")
     print()
 
     def load(value: float | None) -> str:
@@ -700,6 +809,7 @@ def report(run: Run, args: argparse.Namespace, build: dict[str, Any], problems: 
             "errors",
             "load before",
             "load after",
+            "per worker",
             "build s",
         ),
         [
@@ -716,6 +826,7 @@ def report(run: Run, args: argparse.Namespace, build: dict[str, Any], problems: 
                 str(errors),
                 load(run.load_before),
                 load(run.load_after),
+                "-" if run.spread is None else "/".join(map(str, run.spread)),
                 f"{build['seconds']:.0f}",
             )
         ],
@@ -731,6 +842,11 @@ def report(run: Run, args: argparse.Namespace, build: dict[str, Any], problems: 
         "must hold each claimed case by that officer with one case_claimed event.",
         "load: the machine's 1-minute load average when the clients started and when they "
         f"finished ({os.cpu_count()} cores).",
+        "floor: the same officers claiming with the bare UPDATE … SKIP LOCKED statement on "
+        "asyncpg connections, no web app and no event (after the run; --no-floor skips it): "
+        "what this machine does with the claim alone.",
+        "per worker: the officers' connections each worker held, busiest first (the kernel "
+        "spreads connections over the workers' sockets by a hash of their addresses).",
     ):
         print(line)
     for problem in problems:
@@ -750,6 +866,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         description="Time officers taking cases and opening case pages on the real web app."
     )
     parser.add_argument("--cases", type=int, default=100_000, help="open cases (default 100000)")
+    parser.add_argument(
+        "--no-floor",
+        dest="floor",
+        action="store_false",
+        help="skip the floor (the bare claim statement, timed after the web run)",
+    )
     parser.add_argument("--officers", type=int, default=20, help="concurrent officers (default 20)")
     parser.add_argument(
         "--districts",
@@ -840,8 +962,13 @@ def main(argv: Sequence[str]) -> int:
             )
             try:
                 say(f"{args.server} at {base}, {args.workers} worker(s); load {load_average()}")
-                drive = run_clients if args.client == "threads" else run_light_clients
-                run = drive(base, officers, args)
+                port = urlsplit(base).port or 80
+                if args.client == "threads":
+                    run = run_clients(base, officers, args)
+                else:
+                    run = run_light_clients(
+                        base, officers, args, lambda: worker_spread(process.pid, port)
+                    )
             finally:
                 stop_server(process)
                 server_log = (workdir / "server.log").read_text(errors="replace").strip()
@@ -852,7 +979,8 @@ def main(argv: Sequence[str]) -> int:
                 problems.insert(0, f"handed out twice: {twice[:20]}")
             if server_log:
                 say("the server said:\n" + server_log[-4000:])
-            report(run, args, build, problems)
+            floor = floor_run(database_url, officers, args.claims) if args.floor else None
+            report(run, args, build, problems, floor)
         finally:
             backend.drop_all()
     say(f"done in {time.perf_counter() - started:.0f} s")

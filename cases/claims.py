@@ -16,6 +16,12 @@ so two takers never get the same case:
 
 On both, the outer ``WHERE officer_id IS NULL`` and the returned id are the final word: nothing is
 reported as taken that this statement did not change.
+
+The claim's ``case_claimed`` event is written with it. On PostgreSQL the same statement locks the
+case's log chain head and inserts the event chained onto it, the server working out its hash
+(``cases.eventlog.chained_insert``): one statement, atomic on its own, so the web app runs it in
+autocommit on the event loop (:func:`take_next_direct`, ``cases.direct``) in a single round
+trip. On SQLite the event follows the claim under the write lock the claim took.
 """
 
 from __future__ import annotations

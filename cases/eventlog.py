@@ -13,7 +13,9 @@ trigger on ``case_event`` moves the head as each event is inserted. The unique
 ``(case_id, seq)`` index is the last word: two writers can never both add position N.
 
 Events are chained wherever they are written: ORM flushes (a ``before_flush`` hook, installed on
-import) and :func:`chain_rows` for bulk inserts (``cases.casework.add_events``).
+import), :func:`chain_rows` for bulk inserts (``cases.casework.add_events``), and on PostgreSQL
+:func:`chained_insert`, an insert whose hash the server works out over the same bytes, for a
+statement that learns the case and position as it writes (taking a case, ``cases.claims``).
 
 The encoding is part of the evidence and must never change meaning: a future change adds a new
 version tag and keeps this one verifiable.
@@ -145,6 +147,9 @@ def plain_json(data: Any) -> Any:
     return json.loads(json.dumps(data, ensure_ascii=False, allow_nan=False))
 
 
+_LEARNT = frozenset({"case_id", "seq"})  # what chained_insert's statement learns as it writes
+
+
 def link_params(row: Mapping[str, Any]) -> dict[str, Any]:
     """The bound values of :func:`chained_insert` for the event ``row`` (an ``event_row`` whose
     case and position the statement learns as it writes)."""
@@ -154,9 +159,6 @@ def link_params(row: Mapping[str, Any]) -> dict[str, Any]:
         f"event_{column}": fields[column] for _name, column in FIELDS if column not in _LEARNT
     }
     return values | {"link_before": before, "link_between": between, "link_after": after}
-
-
-_LEARNT = frozenset({"case_id", "seq"})
 
 
 def chained_insert(heads: Any) -> Any:
