@@ -237,10 +237,14 @@ def start_server(
         if process.poll() is not None:
             raise RuntimeError(f"the server exited with {process.returncode}: {log.read_text()}")
         try:
-            if httpx.get(base + "/login", timeout=2).status_code == 200:
-                return process, base
+            answered = httpx.get(base + "/login", timeout=2).status_code == 200
         except httpx.HTTPError:
-            pass
+            answered = False
+        # Every worker listening (each once its app is built), else the officers' connections
+        # would all go to the workers that started first.
+        spread = worker_spread(process.pid, port)
+        if answered and (spread is None or len(spread) >= workers):
+            return process, base
         time.sleep(0.2)
     stop_server(process)
     raise RuntimeError(f"the server did not answer within 60 s: {log.read_text()}")
@@ -582,32 +586,33 @@ def run_light_clients(
 
 
 def worker_spread(server_pid: int, port: int) -> list[int] | None:
-    """How many established connections to ``port`` each child process of ``server_pid`` holds,
-    busiest first (Linux, from /proc; None elsewhere). The kernel hashes each new connection to
-    one worker's socket: with 20 kept-alive connections the split is seldom even, and the
-    busiest worker's officers wait longest."""
+    """How many established connections to ``port`` each worker of ``server_pid`` holds (a
+    child process with a listening socket on the port), busiest first; Linux, from /proc, None
+    elsewhere. The kernel hashes each new connection to one worker's socket: with 20 kept-alive
+    connections the split is seldom even, and the busiest worker's officers wait longest."""
     proc = Path("/proc")
     try:
-        inodes = {}
+        listening, established = set(), set()
         for line in (proc / "net/tcp").read_text().splitlines()[1:]:
             fields = line.split()
-            local_port = int(fields[1].rsplit(":", 1)[1], 16)
-            if local_port == port and fields[3] == "01":  # ESTABLISHED, the server's end
-                inodes[fields[9]] = 0
-        children = [
-            int(entry.name)
-            for entry in proc.iterdir()
-            if entry.name.isdigit() and _parent_of(entry) == server_pid
-        ]
+            if int(fields[1].rsplit(":", 1)[1], 16) != port:
+                continue
+            if fields[3] == "0A":  # LISTEN
+                listening.add(fields[9])
+            elif fields[3] == "01":  # ESTABLISHED, the server's end
+                established.add(fields[9])
         counts = []
-        for child in children:
-            held = 0
-            for fd in (proc / str(child) / "fd").iterdir():
+        for entry in proc.iterdir():
+            if not entry.name.isdigit() or _parent_of(entry) != server_pid:
+                continue
+            sockets = set()
+            for fd in (entry / "fd").iterdir():
                 with contextlib.suppress(OSError):
                     target = str(fd.readlink())
-                    if target.startswith("socket:[") and target[8:-1] in inodes:
-                        held += 1
-            counts.append(held)
+                    if target.startswith("socket:["):
+                        sockets.add(target[8:-1])
+            if sockets & listening:
+                counts.append(len(sockets & established))
     except OSError:
         return None
     return sorted(counts, reverse=True)
