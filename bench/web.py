@@ -792,7 +792,7 @@ def report(
             ),
         ],
     )
-    if floor and takes and floor[0]:
+    if floor and takes and floor[0] and not args.think_ms:  # paced officers: no comparison
         ours, bare = len(takes) / run.take_seconds, len(floor[0]) / floor[1]
         print(f"take-next / floor: {ours / bare:.2f} of the floor's claims/s")
     print()
