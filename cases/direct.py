@@ -83,8 +83,20 @@ class Direct:
 
 
 def asyncpg_dsn(database_url: str) -> str:
-    """The SQLAlchemy URL of a PostgreSQL store as asyncpg takes it (no driver name)."""
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """The SQLAlchemy URL of a PostgreSQL store as asyncpg takes it (no driver name, and no
+    ``connect_timeout``: asyncpg would send it to the server as a setting, see
+    :func:`connect_timeout`)."""
+    url = make_url(database_url)
+    query = {k: v for k, v in url.query.items() if k != "connect_timeout"}
+    return url.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
+
+
+def connect_timeout(database_url: str) -> float | None:
+    """libpq's ``connect_timeout`` of the URL in seconds (asyncpg's ``timeout``), if it has one."""
+    value = make_url(database_url).query.get("connect_timeout")
+    if isinstance(value, tuple):
+        value = value[-1]
+    return float(value) if value else None
 
 
 async def _json_codecs(connection: Any) -> None:
@@ -115,6 +127,7 @@ class DirectStore:
         if make_url(database_url).get_backend_name() != "postgresql":
             raise ValueError("statements run directly on PostgreSQL only")
         self._dsn = asyncpg_dsn(database_url)
+        self._timeout = connect_timeout(database_url)
         self._size = size
         self._pool: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -135,6 +148,7 @@ class DirectStore:
             # own; a single autocommit statement leaves none behind.
             reset=_nothing_to_reset,
             server_settings={"application_name": APPLICATION_NAME},
+            **({} if self._timeout is None else {"timeout": self._timeout}),
         )
         self._loop = asyncio.get_running_loop()
 

@@ -153,6 +153,22 @@ def test_take_next_works_when_the_app_is_served_without_its_lifespan(store: App)
     s.app.engine.dispose()
 
 
+def test_a_connect_timeout_in_the_database_url_is_kept_from_the_server(store: App) -> None:
+    """libpq's ``connect_timeout`` in ``ARREARS_DATABASE_URL`` is a connection option: the
+    event loop's pool takes it as its own, rather than sending the server a setting it refuses."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("the event loop's pool is PostgreSQL's only")
+    url = store.settings.effective_database_url + "?connect_timeout=5"
+    s = make_site(store, database_url=url)
+    with s.client:
+        s.add("wangfang", districts=[A])
+        (case_id,) = cases(s, (A, 100_000, date(2026, 10, 16)))
+        s.login("wangfang")
+        assert s.post("/queue/take-next").headers["location"] == f"/cases/{case_id}"
+        assert direct_connections(s) >= 1
+    s.app.engine.dispose()
+
+
 def test_a_supervisor_rejects_with_a_reason_and_reassigns(site: Site) -> None:
     (case_id,) = cases(site, (A, 100_000, date(2026, 10, 16)))
     with site.app.session() as session:
