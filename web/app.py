@@ -31,6 +31,7 @@ from web import DIRECT_KEY, STATE_KEY
 from web.account import router as account_router
 from web.case_pages import router as case_router
 from web.errors import install_error_pages
+from web.lanes import open_lanes
 from web.pages import PAGES_KEY, STATIC_DIR, Pages
 from web.report_pages import router as report_router
 from web.security import STATIC_PATH, check_routes, csrf_protect, install_middleware
@@ -55,6 +56,7 @@ def create_app(app: App) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
+        open_lanes()
         if direct is not None:
             await direct.open()
         try:

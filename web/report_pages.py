@@ -43,6 +43,7 @@ from web import arrears_app
 from web.auth import require_roles
 from web.explain import reader_of
 from web.labels import N_
+from web.lanes import long_running
 from web.pages import render
 
 ArrearsApp = Annotated[App, Depends(arrears_app)]
@@ -188,6 +189,7 @@ def _log_filter(actor: Actor, asked: ReportQuery) -> LogFilter:
 
 
 @router.get("/reports", response_class=HTMLResponse)
+@long_running
 def reports_page(
     request: Request, app: ArrearsApp, actor: Supervisor, asked: Annotated[ReportQuery, Depends()]
 ) -> Response:
@@ -231,6 +233,7 @@ def reports_page(
 
 
 @router.get("/reports/export")
+@long_running
 def reports_export(
     app: ArrearsApp,
     actor: Supervisor,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Annotated
@@ -27,6 +28,7 @@ from web.auth import CurrentActor, language_of, require_roles
 from web.event_text import words
 from web.explain import Reader, not_allowed, reader_of, refusal
 from web.labels import LABELS, N_
+from web.lanes import long_running, streamed_in_long_lane
 from web.pages import pages_of, render
 
 ArrearsApp = Annotated[App, Depends(arrears_app)]
@@ -288,6 +290,7 @@ class LogQuery:
 
 
 @router.get("/log", response_class=HTMLResponse)
+@long_running
 def log_view(
     request: Request,
     app: ArrearsApp,
@@ -338,19 +341,20 @@ def log_export(
     except LogFilterError as exc:
         return Response(str(exc), status_code=422, media_type="text/plain; charset=utf-8")
 
-    def rows() -> object:
+    def rows() -> Generator[str, None, None]:
         with app.session() as session:
             yield from log_csv(session, actor=actor, filters=filters)
 
     name = f"escalation-log-{app.today().isoformat()}.csv"
     return StreamingResponse(
-        rows(),  # type: ignore[arg-type]
+        streamed_in_long_lane(rows()),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
 @router.get("/log.xlsx")
+@long_running
 def log_workbook(
     app: ArrearsApp, actor: Supervisor, asked: Annotated[LogQuery, Depends()]
 ) -> Response:
@@ -374,6 +378,7 @@ def log_workbook(
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
+@long_running
 def dashboard_page(request: Request, app: ArrearsApp, actor: Supervisor) -> Response:
     today = app.today()
     with app.session() as session:
