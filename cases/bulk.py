@@ -90,12 +90,22 @@ class among(ColumnElement[bool]):
         ("array", InternalTraversal.dp_clauseelement),
     ]
 
-    def __init__(self, column: Any, values: Iterable[Any]) -> None:
+    def __init__(
+        self, column: Any, values: Iterable[Any] | None = None, *, key: str | None = None
+    ) -> None:
+        """``values`` now, or ``key``: the list is then the parameter of that name, given each
+        time the statement runs (a statement built once and kept, as ``cases.direct`` needs)."""
+        if (values is None) == (key is None):
+            raise TypeError("among takes the values or the name of their parameter, not both")
         # a Core column or an ORM attribute (``col(Case.id)``): both compare and carry a type
         self.column: ColumnElement[Any] = column
-        values = list(values)
-        self.listed = bindparam(None, values, expanding=True, type_=column.type)
-        self.array = bindparam(None, values, type_=ARRAY(column.type))
+        if key is not None:
+            self.listed = bindparam(key, expanding=True, type_=column.type)
+            self.array = bindparam(key, type_=ARRAY(column.type))
+        else:
+            listed = list(values or ())
+            self.listed = bindparam(None, listed, expanding=True, type_=column.type)
+            self.array = bindparam(None, listed, type_=ARRAY(column.type))
 
 
 @compiles(among)

@@ -31,14 +31,14 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ARRAY, Executable, Select, Update, any_, bindparam, select, update
+from sqlalchemy import Executable, Select, Update, bindparam, select, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.selectable import Alias
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlmodel import Session
 
 from cases.access import Actor, NotAllowed, Role, case_district
-from cases.bulk import table
+from cases.bulk import among, table
 from cases.casework import add_events, event_row
 from cases.direct import Direct, DirectStore
 from cases.eventlog import ChainError, chained_insert, link_params, lock_head_of
@@ -147,12 +147,7 @@ def _claim_statement(index: str, *, among_districts: str, logging: bool) -> Exec
     if among_districts == "one":
         pick = pick.where(queue.c.district == bindparam("in_district"))
     elif among_districts == "several":
-        listed = (
-            any_(bindparam("in_districts", type_=ARRAY(queue.c.district.type)))
-            if logging
-            else bindparam("in_districts", expanding=True)
-        )
-        pick = pick.where(queue.c.district == listed if logging else queue.c.district.in_(listed))
+        pick = pick.where(among(queue.c.district, key="in_districts"))
     claim = _claiming(pick)
     return _claiming_and_logging(claim) if logging else claim
 

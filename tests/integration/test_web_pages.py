@@ -140,6 +140,28 @@ def test_a_case_taken_is_claimed_and_logged_in_its_chain(site: Site) -> None:
         assert direct_connections(site) >= 1
 
 
+def test_an_officer_of_two_districts_is_handed_the_top_case_of_either(site: Site) -> None:
+    """Serving several districts, an officer takes from both, never from a third (on PostgreSQL
+    on the event loop, the districts bound as one array); the order is test_worklist's."""
+    b, elsewhere = "河西区", "河东区"
+    site.add("sunli", districts=[A, b])
+    in_b, not_served, in_a = cases(
+        site,
+        (b, 300_000, date(2026, 10, 16)),
+        (elsewhere, 900_000, date(2026, 10, 16)),
+        (A, 100_000, date(2026, 10, 16)),
+    )
+    site.login("sunli")
+    taken = [site.post("/queue/take-next").headers["location"] for _ in range(3)]
+    assert sorted(taken[:2]) == sorted([f"/cases/{in_b}", f"/cases/{in_a}"])
+    assert taken[2] == "/queue?none_left=1"
+    with site.app.session() as session:
+        left = session.execute(select(Case.officer_id).where(Case.id == not_served))
+        assert left.scalar_one() is None
+    if site.app.engine.dialect.name == "postgresql":
+        assert direct_connections(site) >= 1
+
+
 def test_take_next_works_when_the_app_is_served_without_its_lifespan(store: App) -> None:
     """A server that does not run the app's start-up leaves the direct store closed: taking a
     case goes through the thread pool instead, with the same result."""
