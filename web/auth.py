@@ -142,36 +142,42 @@ def _session_user(request: Request) -> int | None:
     return user_id if isinstance(user_id, int) else None
 
 
+def _known(request: Request) -> Viewer | None:
+    """The viewer this request has already loaded, if any."""
+    loaded: Viewer | None = getattr(request.state, "viewer", None)
+    return loaded
+
+
+def _settle(request: Request, app: App, user_id: int | None, user: Row | None) -> Viewer | None:
+    """The viewer from the session's user id and that user's row, kept for the request."""
+    viewer = None if user_id is None else _viewer(request, app, user)
+    request.state.viewer = viewer
+    return viewer
+
+
 def signed_in(request: Request) -> Viewer | None:
     """The signed-in user, or ``None``; loaded once per request. Reads the store: call it from
     a sync route or dependency (FastAPI runs those in its thread pool)."""
-    loaded: Viewer | None = getattr(request.state, "viewer", None)
-    if loaded is not None:
-        return loaded
-    user_id = _session_user(request)  # anonymous costs no query: the session holds no user id
-    app = app_of(request)
-    viewer = None if user_id is None else _viewer(request, app, _fetch(app, user_id))
-    request.state.viewer = viewer
-    return viewer
+    if (known := _known(request)) is not None:
+        return known
+    user_id, app = _session_user(request), app_of(request)
+    # anonymous costs no query: the session holds no user id
+    return _settle(request, app, user_id, None if user_id is None else _fetch(app, user_id))
 
 
 async def signed_in_async(request: Request) -> Viewer | None:
     """:func:`signed_in` on the event loop: the user's row read there (``cases.direct``) on
     PostgreSQL, else in the thread pool."""
-    loaded: Viewer | None = getattr(request.state, "viewer", None)
-    if loaded is not None:
-        return loaded
-    user_id = _session_user(request)
-    app = app_of(request)
+    if (known := _known(request)) is not None:
+        return known
+    user_id, app = _session_user(request), app_of(request)
     if user_id is None:
         user = None
     elif (direct := direct_of(request)) is not None:
         user = await direct.one(_USER_DIRECT, {"user_id": user_id})
     else:
         user = await run_in_threadpool(_fetch, app, user_id)
-    viewer = None if user_id is None else _viewer(request, app, user)
-    request.state.viewer = viewer
-    return viewer
+    return _settle(request, app, user_id, user)
 
 
 def language_of(request: Request) -> str:
