@@ -364,6 +364,8 @@ class Run:
     load_before: float | None
     load_after: float | None
     spread: list[int] | None = None  # the clients' connections per worker, busiest first
+    first_spread: list[int] | None = None  # the same as the officers connected
+    reconnects: int = 0  # answers with Connection: close (a worker over its share)
 
 
 def run_clients(base: str, officers: list[Officer], args: argparse.Namespace) -> Run:
@@ -416,6 +418,7 @@ class RawConnection:
         self.host, self.port, self.cookie = host, port, cookie
         self.reader: Any = None
         self.writer: Any = None
+        self.reconnects = 0  # answers that closed the connection
 
     async def open(self) -> None:
         import asyncio
@@ -432,9 +435,10 @@ class RawConnection:
         """Send one request; returns (status, Location header, body).
 
         An officer done early sits idle past uvicorn's keep-alive timeout and the server closes
-        the connection: like a browser, open a new one (its request never reached the app).
+        the connection: like a browser, open a new one (its request never reached the app). So
+        does an answer with ``Connection: close`` (a worker over its share, ``web.balance``).
         """
-        if self.reader.at_eof() or self.writer.is_closing():
+        if self.reader is None or self.reader.at_eof() or self.writer.is_closing():
             await self.close()
             await self.open()
         head = (
@@ -451,7 +455,7 @@ class RawConnection:
         if not status_line:
             raise ConnectionError("the server closed the connection")
         status = int(status_line.split()[1])
-        length, chunked, location = 0, False, ""
+        length, chunked, location, closing = 0, False, "", False
         while True:
             line = await self.reader.readline()
             if line in (b"\r\n", b""):
@@ -464,6 +468,8 @@ class RawConnection:
                 chunked = True
             elif name == "location":
                 location = value
+            elif name == "connection" and "close" in value.lower():
+                closing = True
             elif name == "set-cookie":  # the session cookie signed again: keep it, as a browser
                 pair = value.split(";", 1)[0]
                 self.cookie = pair
@@ -473,8 +479,14 @@ class RawConnection:
                 parts.append(await self.reader.readexactly(size))
                 await self.reader.readline()
             await self.reader.readline()
-            return status, location, b"".join(parts)
-        return status, location, await self.reader.readexactly(length) if length else b""
+            body = b"".join(parts)
+        else:
+            body = await self.reader.readexactly(length) if length else b""
+        if closing:
+            self.reconnects += 1
+            await self.close()
+            self.reader = self.writer = None
+        return status, location, body
 
 
 def run_light_clients(
@@ -561,7 +573,16 @@ def run_light_clients(
             await page(client, raw, case_id)
             await pause(client)
 
-    async def main() -> tuple[float, float, float | None]:
+    async def accepted(count: int) -> list[int] | None:
+        """The spread once the workers have accepted ``count`` connections (a second at most)."""
+        for _ in range(50):
+            held = spread()
+            if held is None or sum(held) >= count:
+                return held
+            await asyncio.sleep(0.02)
+        return held
+
+    async def main() -> Run:
         working = [
             (client, RawConnection(parts.hostname or "127.0.0.1", parts.port or 80, s[0]), s[1])
             for client, s in zip(clients, signed, strict=True)
@@ -569,20 +590,29 @@ def run_light_clients(
         ]
         for _client, raw, _token in working:
             await raw.open()
+        first = await accepted(len(working))
         load = load_average()
         started = time.perf_counter()
         await asyncio.gather(*(takes(c, raw, token) for c, raw, token in working))
         take_seconds = time.perf_counter() - started
-        held = spread()  # the connections are all open and accepted now
         started = time.perf_counter()
         await asyncio.gather(*(pages(c, raw) for c, raw, _token in working))
         page_seconds = time.perf_counter() - started
+        last = await accepted(len(working))  # a connection closed by its answer is opened again
         for _client, raw, _token in working:
             await raw.close()
-        return take_seconds, page_seconds, load, held
+        run = Run(clients, take_seconds, page_seconds, load, None, last, first)
+        run.reconnects = sum(raw.reconnects for _client, raw, _token in working)
+        return run
 
-    take_seconds, page_seconds, load_before, held = asyncio.run(main())
-    return Run(clients, take_seconds, page_seconds, load_before, load_average(), held)
+    run = asyncio.run(main())
+    run.load_after = load_average()
+    return run
+
+
+def spread_text(first: list[int] | None, last: list[int] | None) -> str:
+    shown = ["-" if held is None else "/".join(map(str, held)) for held in (first, last)]
+    return shown[0] if shown[0] == shown[1] else " → ".join(shown)
 
 
 def worker_spread(server_pid: int, port: int) -> list[int] | None:
@@ -815,6 +845,7 @@ def report(
             "load before",
             "load after",
             "per worker",
+            "reconnects",
             "build s",
         ),
         [
@@ -831,7 +862,8 @@ def report(
                 str(errors),
                 load(run.load_before),
                 load(run.load_after),
-                "-" if run.spread is None else "/".join(map(str, run.spread)),
+                spread_text(run.first_spread, run.spread),
+                f"{run.reconnects:,}",
                 f"{build['seconds']:.0f}",
             )
         ],
@@ -850,8 +882,10 @@ def report(
         "floor: the same officers claiming with the bare UPDATE … SKIP LOCKED statement on "
         "asyncpg connections, no web app and no event (after the run; --no-floor skips it): "
         "what this machine does with the claim alone.",
-        "per worker: the officers' connections each worker held, busiest first (the kernel "
-        "spreads connections over the workers' sockets by a hash of their addresses).",
+        "per worker: the officers' connections each worker held, busiest first, as they "
+        "connected → at the end (the kernel spreads connections over the workers' sockets by a "
+        "hash of their addresses; a worker over its share closes connections, web.balance); "
+        "reconnects: the answers that closed their connection.",
     ):
         print(line)
     for problem in problems:

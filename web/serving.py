@@ -7,7 +7,8 @@ while the others sit idle, and every page then waits for that one process (measu
 ``bench/web.py``: 18 of 20 officers on one of two workers).
 
 Here each worker binds its own listening socket on the same address with ``SO_REUSEPORT``
-(Linux), and the kernel spreads new connections over the workers' sockets by their addresses.
+(Linux), and the kernel spreads new connections over the workers' sockets by their addresses;
+a worker that ends up with more than its share has browsers reconnect (``web.balance``).
 uvicorn's supervisor still starts the workers, watches them and replaces one that dies: it
 hands each worker a :class:`SharedPort`, which a worker receiving it turns into its own socket,
 listening once that worker is ready to serve (see ``__reduce_ex__``). The parent keeps its socket
@@ -42,10 +43,15 @@ def tune_gc() -> None:
 
 def ready_to_serve(api: Any) -> None:
     """What a serving process does once its app is built, before its first request: every page
-    template compiled (``web.pages.Pages.compile_all``), then the collector tuned."""
+    template compiled (``web.pages.Pages.compile_all``); in a worker of several, its share of
+    the connections kept even (``web.balance``); then the collector tuned."""
+    from web.balance import Rebalance
     from web.pages import PAGES_KEY
 
     getattr(api.state, PAGES_KEY).compile_all()
+    if _GROUP is not None and _GROUP[1] > 1:
+        port, workers, family = _GROUP
+        api.add_middleware(Rebalance, port=port, workers=workers, family=family)
     tune_gc()
 
 
@@ -72,25 +78,35 @@ def _bound(
     return sock
 
 
-def _worker_socket(family: int, address: tuple[Any, ...]) -> socket.socket:
+# In a worker of ``arrears serve --workers N``, once its socket has arrived: (port, N, family).
+_GROUP: tuple[int, int, int] | None = None
+
+
+def _worker_socket(family: int, address: tuple[Any, ...], workers: int = 1) -> socket.socket:
     """Run in a worker as it starts: its own socket in the port's group. It listens only once the
     worker's app is built and its server starts (the event loop's ``create_server`` calls
     ``listen``): a socket listening earlier would collect its share of new connections for the
     seconds a starting worker spends importing and building the app, and those users would wait
     while the other workers idle."""
-    return _bound(family, address)
+    global _GROUP
+    sock = _bound(family, address)
+    _GROUP = (sock.getsockname()[1], workers, family)
+    return sock
 
 
 class SharedPort(socket.socket):
     """The parent's socket on the address, bound but not listening (connections go only to
-    listening sockets). Sent to a worker process, it arrives as that worker's own listener."""
+    listening sockets). Sent to a worker process, it arrives as that worker's own listener,
+    knowing how many workers share the port."""
+
+    workers = 1
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
-        return (_worker_socket, (self.family, self.getsockname()))
+        return (_worker_socket, (self.family, self.getsockname(), self.workers))
 
 
-def shared_port(host: str, port: int) -> SharedPort:
-    """Bind ``host:port`` for a group of workers; ``PortTaken`` says why it cannot be."""
+def shared_port(host: str, port: int, workers: int = 1) -> SharedPort:
+    """Bind ``host:port`` for a group of ``workers``; ``PortTaken`` says why it cannot be."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -101,6 +117,7 @@ def shared_port(host: str, port: int) -> SharedPort:
     except OSError as exc:
         raise PortTaken(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     assert isinstance(sock, SharedPort)
+    sock.workers = workers
     return sock
 
 
@@ -115,7 +132,7 @@ def run_workers(
         raise PortTaken("several workers need SO_REUSEPORT (Linux); run with --workers 1")
     from uvicorn.supervisors import Multiprocess
 
-    sock = shared_port(host, port)
+    sock = shared_port(host, port, workers)
     config = uvicorn.Config(
         APP_FACTORY,
         factory=True,
