@@ -50,11 +50,6 @@ def long_lane() -> CapacityLimiter:
         return limiter
 
 
-def quick_threads() -> int:
-    """The threads of this event loop's quick lane (FastAPI's default thread pool)."""
-    return int(anyio.to_thread.current_default_thread_limiter().total_tokens)
-
-
 def long_running(endpoint: Callable[P, R]) -> Callable[P, Any]:
     """``endpoint`` (a plain ``def``) run in the long lane instead of FastAPI's thread pool.
 
