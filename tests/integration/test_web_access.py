@@ -31,7 +31,7 @@ from cases.access import Role
 from cases.models import ApprovalRequest, Case, Employer, Notice, User
 from tests.factories import add_open_cases
 from tests.integration.test_web_security import HTML, Site, make_site
-from web.case_pages import ACTIONS
+from web.case_actions import ACTIONS
 from web.security import PUBLIC, SIGNED_IN, TWILIO_SIGNATURE, route_access
 
 A, B = "和平区", "南开区"
