@@ -16,12 +16,7 @@ fines, the court application; giving a case back is ``cases.claims``'s and the t
 from __future__ import annotations
 
 from cases.access import CaseNotFound, NotAllowed
-from cases.agreements import (
-    GUARANTEE_KINDS,
-    record_guarantee,
-    release_guarantee,
-    sign_agreement,
-)
+from cases.agreements import sign_agreement
 from cases.approvals import (
     WRITE_OFF,
     WRITE_OFF_DOCUMENT_KINDS,
@@ -47,6 +42,7 @@ from cases.courts import COURT_OUTCOMES, record_court_filing, record_court_outco
 from cases.disputes import DISPUTE_OUTCOMES, open_dispute, resolve_dispute
 from cases.fines import decide_fine, propose_fine
 from cases.flags import FLAGS, mark_case, unmark_case
+from cases.guarantees import GUARANTEE_KINDS, record_guarantee, release_guarantee
 from cases.holds import (
     CHALLENGE_KINDS,
     CHALLENGE_OUTCOMES,

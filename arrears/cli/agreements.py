@@ -23,13 +23,8 @@ from arrears.cli.common import (
     parse_amount,
     parse_day,
 )
-from cases.agreements import (
-    GUARANTEE_KINDS,
-    case_agreement,
-    record_guarantee,
-    release_guarantee,
-    sign_agreement,
-)
+from cases.agreements import case_agreement, sign_agreement
+from cases.guarantees import GUARANTEE_KINDS, record_guarantee, release_guarantee
 from cases.money import format_grouped
 
 ActionDate = Annotated[
