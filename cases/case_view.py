@@ -19,7 +19,7 @@ from sqlmodel import Session, SQLModel, col
 from cases import ledger
 from cases.access import Actor, CaseNotFound
 from cases.accounts import FEE_FREE_STATUSES, ItemLine, case_items, load_book
-from cases.agreements import Standing, standing
+from cases.agreement_standing import Standing, standing
 from cases.bulk import table
 from cases.models import (
     ApprovalRequest,

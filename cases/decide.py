@@ -79,7 +79,8 @@ class DeferralFact:
 
 @dataclass(frozen=True)
 class AgreementFact:
-    """The case's latest deferred-payment agreement as it stands that night (cases.agreements)."""
+    """The case's latest deferred-payment agreement as it stands that night
+    (``cases.agreement_nights``)."""
 
     agreement_id: int
     signed_on: date

@@ -13,7 +13,7 @@ from sqlmodel import Session, col
 
 from cases import ledger
 from cases.accounts import case_position, chunked, load_books
-from cases.agreements import load_agreement_facts
+from cases.agreement_nights import load_agreement_facts
 from cases.bulk import among
 from cases.decide import CaseFacts, Decision, PromiseFact, StepRecord, decide
 from cases.holds import load_challenge_facts, load_deferral_facts

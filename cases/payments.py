@@ -17,7 +17,7 @@ from sqlmodel import Session, col
 
 from cases import locks
 from cases.accounts import Book, chunked, load_books, rebuild_allocations
-from cases.agreements import after_payments
+from cases.agreement_nights import after_payments
 from cases.bulk import insert_returning
 from cases.casework import (
     PolicyRef,

@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, col
 
 from cases import review
-from cases.agreements import settle_instalments
+from cases.agreement_nights import settle_instalments
 from cases.bulk import among, insert_rows, table
 from cases.casework import add_events, event_row
 from cases.decide import CaseFacts, Decision, decide, review_after_step
@@ -87,7 +87,7 @@ class NightPlan:
     def plan_batch(self, session: Session, heads: list[CaseHead]) -> None:
         # Deferred-payment agreements first: instalments paid or missed by tonight are written
         # (and a breach logged) before the cases are decided; the decision reads the same from
-        # the schedule and the payments (cases.agreements.load_agreement_facts).
+        # the schedule and the payments (cases.agreement_nights.load_agreement_facts).
         settled = settle_instalments(session, case_ids=[h.case_id for h in heads], as_of=self.as_of)
         self.summary.agreements_breached += settled.breached
         facts = build_facts(session, heads, as_of=self.as_of, rules=self.policy.fee_rules)

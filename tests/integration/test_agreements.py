@@ -19,7 +19,7 @@ from arrears.wiring import App
 from cases import actions
 from cases.access import Actor, Role
 from cases.actions import ActionRefused
-from cases.agreements import (
+from cases.agreement_nights import (
     agreements_night,
     load_agreement_facts,
     settle_instalments,
