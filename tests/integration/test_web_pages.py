@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ from cases.logcheck import verify
 from cases.models import ApprovalRequest, Case, CaseEvent, Employer, PromiseToPay, User
 from tests.factories import add_open_cases
 from tests.integration.test_web_security import HTML, Site, error_text, make_site
-from web import work_pages
+from web import report_pages, work_pages
 
 A = "和平区"
 TODAY = date(2026, 11, 26)
@@ -195,33 +196,44 @@ def test_a_connect_timeout_in_the_database_url_is_kept_from_the_server(store: Ap
     s.app.engine.dispose()
 
 
+@pytest.mark.parametrize(
+    ("path", "module", "work"),
+    [
+        ("/dashboard", work_pages, "dashboard"),
+        ("/log", work_pages, "log_page"),
+        ("/log.csv?outcome=note", work_pages, "log_csv"),
+        ("/log.xlsx?outcome=note", work_pages, "log_sheet"),
+        ("/reports?report=monthly&month=2026-10", report_pages, "_report"),
+        ("/reports/export?report=monthly&month=2026-10&format=csv", report_pages, "_report"),
+    ],
+)
 def test_office_wide_pages_leave_the_officers_threads_free(
-    site: Site, monkeypatch: pytest.MonkeyPatch
+    site: Site, monkeypatch: pytest.MonkeyPatch, path: str, module: ModuleType, work: str
 ) -> None:
-    """The dashboard, reports and log run in a lane of their own: two supervisors' dashboards
-    still being read do not hold up a case page (the pages' lane has two threads a worker)."""
+    """The dashboard, reports, log and their files run in a lane of their own: two supervisors'
+    still being made do not hold up a case page (the pages' lane has two threads a worker)."""
     (case_id,) = cases(site, (A, 100_000, date(2026, 10, 16)))
     site.login("liqiang")
     reading, release = threading.Semaphore(0), threading.Event()
-    figures = work_pages.dashboard
+    making = getattr(module, work)
 
-    def slow_dashboard(*args: Any, **kwargs: Any) -> Any:
+    def slowly(*args: Any, **kwargs: Any) -> Any:
         reading.release()
         assert release.wait(30), "never released"
-        return figures(*args, **kwargs)
+        return making(*args, **kwargs)
 
-    monkeypatch.setattr(work_pages, "dashboard", slow_dashboard)
+    monkeypatch.setattr(module, work, slowly)
     with ThreadPoolExecutor(3) as pool:
         try:
-            dashboards = [pool.submit(site.client.get, "/dashboard") for _ in range(2)]
-            for _ in dashboards:
-                assert reading.acquire(timeout=30), "a dashboard never started"
+            made = [pool.submit(site.client.get, path) for _ in range(2)]
+            for _ in made:
+                assert reading.acquire(timeout=30), f"{path} never started"
             page = pool.submit(site.client.get, f"/cases/{case_id}", headers=HTML)
             assert page.result(timeout=20).status_code == 200
-            assert not any(d.done() for d in dashboards)  # still being read meanwhile
+            assert not any(m.done() for m in made)  # still being made meanwhile
         finally:
             release.set()
-        assert [d.result(timeout=30).status_code for d in dashboards] == [200, 200]
+        assert [m.result(timeout=30).status_code for m in made] == [200, 200]
 
 
 def test_a_supervisor_rejects_with_a_reason_and_reassigns(site: Site) -> None:
