@@ -620,29 +620,17 @@ def worker_spread(server_pid: int, port: int) -> list[int] | None:
     child process with a listening socket on the port), busiest first; Linux, from /proc, None
     elsewhere. The kernel hashes each new connection to one worker's socket: with 20 kept-alive
     connections the split is seldom even, and the busiest worker's officers wait longest."""
-    proc = Path("/proc")
+    from web.balance import ESTABLISHED, LISTEN, sockets_of, sockets_on
+
     try:
-        listening, established = set(), set()
-        for line in (proc / "net/tcp").read_text().splitlines()[1:]:
-            fields = line.split()
-            if int(fields[1].rsplit(":", 1)[1], 16) != port:
-                continue
-            if fields[3] == "0A":  # LISTEN
-                listening.add(fields[9])
-            elif fields[3] == "01":  # ESTABLISHED, the server's end
-                established.add(fields[9])
+        listening, established = sockets_on(port, LISTEN), sockets_on(port, ESTABLISHED)
         counts = []
-        for entry in proc.iterdir():
+        for entry in Path("/proc").iterdir():
             if not entry.name.isdigit() or _parent_of(entry) != server_pid:
                 continue
-            sockets = set()
-            for fd in (entry / "fd").iterdir():
-                with contextlib.suppress(OSError):
-                    target = str(fd.readlink())
-                    if target.startswith("socket:["):
-                        sockets.add(target[8:-1])
-            if sockets & listening:
-                counts.append(len(sockets & established))
+            held = sockets_of(entry.name)
+            if held & listening:
+                counts.append(len(held & established))
     except OSError:
         return None
     return sorted(counts, reverse=True)

@@ -96,7 +96,7 @@ class among(ColumnElement[bool]):
         """``values`` now, or ``key``: the list is then the parameter of that name, given each
         time the statement runs (a statement built once and kept, as ``cases.direct`` needs)."""
         if (values is None) == (key is None):
-            raise TypeError("among takes the values or the name of their parameter, not both")
+            raise TypeError("among takes either the values or the name of their parameter")
         # a Core column or an ORM attribute (``col(Case.id)``): both compare and carry a type
         self.column: ColumnElement[Any] = column
         if key is not None:

@@ -21,28 +21,39 @@ from pathlib import Path
 from typing import Any
 
 CENSUS_EVERY = 1.0  # seconds between counts of a worker's connections
-ESTABLISHED = "01"  # the state's code in /proc/net/tcp
+ESTABLISHED, LISTEN = "01", "0A"  # the states' codes in /proc/net/tcp
 
 
-def census(port: int, family: int = socket.AF_INET) -> tuple[int, int]:
-    """(this process's open connections on local ``port``, every process's), from /proc: the
-    table of the listening socket's ``family`` only, as reading one costs the kernel a walk of
-    all its connections (1.5 ms here)."""
+def sockets_on(port: int, state: str, family: int = socket.AF_INET) -> set[str]:
+    """The inodes of the sockets on local ``port`` in ``state``, from /proc: the table of
+    ``family`` only, as reading one costs the kernel a walk of all its connections (1.5 ms
+    here)."""
     table = "tcp6" if family == socket.AF_INET6 else "tcp"
-    everyone = set()
+    found = set()
     for line in Path("/proc/net", table).read_text().splitlines()[1:]:
         fields = line.split()
-        if fields[3] == ESTABLISHED and int(fields[1].rsplit(":", 1)[1], 16) == port:
-            everyone.add(fields[9])  # the socket's inode
-    mine = 0
-    for entry in Path("/proc/self/fd").iterdir():
+        if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            found.add(fields[9])
+    return found
+
+
+def sockets_of(process: int | str = "self") -> set[str]:
+    """The inodes of the sockets ``process`` holds open, from /proc."""
+    held = set()
+    for entry in Path("/proc", str(process), "fd").iterdir():
         try:
             target = str(entry.readlink())
         except OSError:  # closed since the listing
             continue
-        if target.startswith("socket:[") and target[8:-1] in everyone:
-            mine += 1
-    return mine, len(everyone)
+        if target.startswith("socket:["):
+            held.add(target[8:-1])
+    return held
+
+
+def census(port: int, family: int = socket.AF_INET) -> tuple[int, int]:
+    """(this process's open connections on local ``port``, every process's)."""
+    everyone = sockets_on(port, ESTABLISHED, family)
+    return len(sockets_of() & everyone), len(everyone)
 
 
 class Rebalance:
